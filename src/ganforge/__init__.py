@@ -1,0 +1,39 @@
+"""ganforge: a GAN workbench. Train, sample and inspect generative adversarial networks.
+
+    import ganforge
+    run_dir = ganforge.train("dcgan-digits", out="runs/digits")   # a preset, a YAML path or a Config
+    g = ganforge.load(run_dir)                                      # rebuilt from the checkpoint alone
+    images = g.sample(16)                                           # (16, C, H, W) in [-1, 1]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Config
+from .config import load as load_config
+from .errors import CheckpointError, ConfigError, DataError, GanforgeError
+from .generator import Generator, load
+
+__version__ = "0.1.0"
+__all__ = ["train", "load", "load_config", "Config", "Generator",
+           "GanforgeError", "ConfigError", "DataError", "CheckpointError"]
+
+
+def train(config: "Config | dict | str | Path", out: str | Path | None = None, resume: str | Path | None = None, **overrides) -> Path:
+    """Train a GAN and return its run directory.
+
+    ``config`` is a Config, a nested dict, a preset name or a YAML path; ``overrides`` are
+    dotted keys with underscores for dots' sections, e.g. ``train(..., train={"steps": 100})``.
+    """
+    from . import config as C
+    from .training import train as _train
+
+    if isinstance(config, Config):
+        cfg = C.from_dict(C.merge(config.to_dict(), overrides)) if overrides else config
+    elif isinstance(config, dict):
+        cfg = C.from_dict(C.merge(config, overrides))
+    elif str(config).endswith((".yaml", ".yml")):
+        cfg = C.load(config=config, overrides=overrides)
+    else:
+        cfg = C.load(preset=str(config), overrides=overrides)
+    return _train(cfg, out=out, resume=resume)

@@ -1,0 +1,194 @@
+"""``ganforge`` commands: thin shells over the Python API (ganforge.train, ganforge.load, ...).
+
+Expected failures (GanforgeError) print one line and exit 2; anything else is a bug and
+keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import __version__, config
+from .errors import GanforgeError
+
+
+def cmd_train(args, extra: list[str]) -> None:
+    from .training import train
+
+    if args.resume:
+        cfg = resume_config(args.resume, extra)
+        run = train(cfg, resume=args.resume)
+    else:
+        cfg = config.load(args.config, args.preset, extra)
+        name = args.preset or (Path(args.config).stem if args.config else "default")
+        run = train(cfg, out=args.out or Path("runs") / name)
+    print(f"run directory: {run}")
+    for name in ("samples/final.png", "losses.png", "timelapse.gif", "metrics.jsonl"):
+        print(f"  {run / name}")
+    from .checkpoint import latest
+
+    print(f"  {latest(run / 'checkpoints')}")
+
+
+def resume_config(run: str, extra: list[str]) -> config.Config:
+    """The run's own config; only train.* may change (e.g. more steps), never the networks."""
+    from . import checkpoint
+
+    over = config.parse_overrides(extra)
+    if set(over) - {"train"}:
+        raise config.ConfigError(f"--resume: only train.* options can change, not {', '.join(sorted(set(over) - {'train'}))}.*")
+    state = checkpoint.load(run)
+    return config.from_dict(config.merge(state["config"], over))
+
+
+def cmd_sample(args, extra) -> None:
+    from . import load, viz
+
+    g = load(args.checkpoint)
+    out = Path(args.out)
+    x = g.sample(args.n, seed=args.seed, labels=args.cls)
+    y = g.labels_for(args.n, args.cls)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if g.info.kind == "points":
+        if out.suffix == ".npz":
+            np.savez(out, points=x.numpy().astype(np.float32))
+        elif out.suffix == ".png":
+            viz.scatter(x.numpy(), None, out, g.info.centers, f"{args.n} samples")
+        else:
+            raise config.ConfigError(f"--out {out}: 2-D points are written as OUT.npz or OUT.png")
+    elif out.suffix == ".png":
+        viz.save_grid(x, out)
+    elif out.suffix == ".npz":
+        np.savez(out, images=viz.to_uint8(x), **({} if y is None else {"labels": y.numpy()}))
+    elif out.suffix:
+        raise config.ConfigError(f"--out {out}: use OUT.png (a grid), OUT.npz (arrays) or a folder name (PNG files)")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        for i, im in enumerate(viz.to_uint8(x)):
+            Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(out / f"{i:06d}.png")
+    print(f"wrote {args.n} samples to {out}")
+
+
+def cmd_info(args, extra) -> None:
+    from . import data, models
+    from .generator import load
+
+    if args.checkpoint:
+        g = load(args.checkpoint)
+        cfg, info = g.cfg, g.info
+        print(f"{args.checkpoint}: step {g.step}")
+    else:
+        cfg = config.load(args.config, args.preset, extra)
+        info = data.describe(cfg.data)
+        if info.num_classes is None:
+            info.num_classes = 2  # a folder's classes are known once it is read
+    G, D = models.build(cfg.model, info)
+    print(f"model {cfg.model.family}, objective {cfg.objective.name}, data {cfg.data.name} {tuple(info.shape)}")
+    z = torch.randn(2, cfg.model.nz)
+    y = torch.zeros(2, dtype=torch.long) if cfg.model.conditional != "none" else None
+    x = print_layers("G", G, (z, y))
+    print_layers("D", D, (x, y))
+
+
+def print_layers(name: str, net: torch.nn.Module, inputs) -> torch.Tensor:
+    """A table of the leaf layers with their output shapes and parameter counts."""
+    rows, hooks = [], []
+    for lname, m in net.named_modules():
+        if not list(m.children()):
+            hooks.append(m.register_forward_hook(
+                lambda mod, i, o, lname=lname: rows.append((lname, type(mod).__name__, tuple(o.shape[1:]), sum(p.numel() for p in mod.parameters())))))
+    net.eval()
+    with torch.no_grad():
+        out = net(*inputs)
+    for h in hooks:
+        h.remove()
+    total = sum(p.numel() for p in net.parameters())
+    print(f"\n{name}: {total:,} parameters")
+    print(f"  {'layer':<14}{'type':<20}{'output':<22}{'params':>12}")
+    for lname, typ, shape, n in rows:
+        print(f"  {lname:<14}{typ:<20}{str(shape):<22}{n:>12,}")
+    return out
+
+
+def cmd_presets(args, extra) -> None:
+    names = config.preset_names()
+    width = max(map(len, names))
+    for n in names:
+        print(f"{n:<{width}}  {config.preset_dict(n).get('description', '')}")
+
+
+def options_help() -> str:
+    rows = config.describe_keys()
+    width = max(len(k) for k, _, _ in rows) + 2
+    return "configuration options (--section.key VALUE):\n" + "\n".join(
+        f"  --{k:<{width}} {h} (default {d})" for k, d, h in rows)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and inspect GANs.")
+    p.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a GAN", epilog=options_help(), formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Configuration: dataclass defaults, then a preset or CONFIG.yaml, then --section.key VALUE overrides.")
+    t.add_argument("config", nargs="?", help="a YAML config file (it may start with `preset: NAME`)")
+    t.add_argument("--preset", help="a named preset (see `ganforge presets`)")
+    t.add_argument("--out", help="run directory (default runs/PRESET; -2, -3... if it exists)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="draw samples from a trained generator")
+    s.add_argument("checkpoint", metavar="RUN_DIR|CKPT")
+    s.add_argument("-n", type=int, default=64, help="number of samples")
+    s.add_argument("--out", required=True, help="OUT.png (grid), OUT.npz (arrays) or OUT (a folder of PNGs)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--class", dest="cls", type=int, default=None, help="conditional models: draw this class")
+    s.set_defaults(func=cmd_sample)
+
+    i = sub.add_parser("info", help="layers and parameter counts of a run's networks (or of a preset's)")
+    i.add_argument("checkpoint", nargs="?", metavar="RUN_DIR|CKPT")
+    i.add_argument("--preset")
+    i.add_argument("--config")
+    i.set_defaults(func=cmd_info)
+
+    pr = sub.add_parser("presets", help="list the presets")
+    pr.set_defaults(func=cmd_presets)
+    return p
+
+
+def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Take the dotted ``--section.key VALUE`` options out before argparse sees them
+    (otherwise a positional CONFIG would swallow an override's value)."""
+    rest, over, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("--") and "." in a.split("=")[0]:
+            over.append(a)
+            if "=" not in a and i + 1 < len(argv):
+                over.append(argv[i + 1])
+                i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return rest, over
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv, extra = split_overrides(sys.argv[1:] if argv is None else list(argv))
+    args = parser().parse_args(argv)
+    if extra and args.command not in ("train", "info"):
+        parser().error(f"{args.command} takes no --section.key options: {' '.join(extra)}")
+    try:
+        args.func(args, extra)
+    except GanforgeError as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganforge: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,339 @@
+"""Typed configuration: dataclass defaults ◄ preset or YAML ◄ dotted overrides, validated once.
+
+Every field carries its help text and its check in ``metadata``, so the CLI's flags, the
+README's option table and validation all come from this one file. The whole config is
+stored as plain data in every checkpoint, so ``ganforge.load(path)`` needs nothing else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .errors import ConfigError
+
+
+def opt(default, help: str, check: Callable[[Any], str | None] | None = None, **kw):
+    """A config field with its help text and an optional check returning an error or None."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, "check": check}, **kw)
+    return field(default=default, metadata={"help": help, "check": check}, **kw)
+
+
+def positive(v):
+    return None if v > 0 else "must be > 0"
+
+
+def non_negative(v):
+    return None if v >= 0 else "must be >= 0"
+
+
+def one_of(*choices):
+    return lambda v: None if v in choices else f"must be one of {', '.join(map(str, choices))}"
+
+
+def in_range(lo, hi):
+    return lambda v: None if lo <= v < hi else f"must be in [{lo}, {hi})"
+
+
+def all_positive(v):
+    return None if v and all(x > 0 for x in v) else "must be a non-empty list of positive integers"
+
+
+@dataclass
+class DataConfig:
+    name: str = opt("digits", "dataset: ring8, grid25, swissroll, digits, mnist, fashion-mnist, cifar10, stl10, folder")
+    root: str | None = opt(None, "data directory (default $GANFORGE_DATA, else ~/.cache/ganforge/data); for name=folder, the image folder")
+    split: str = opt("train", "which split to train on", one_of("train", "test", "unlabeled", "train+unlabeled"))
+    resolution: int = opt(32, "image side in pixels (images are resized: shorter side, then centre crop)", positive)
+    channels: int = opt(0, "image channels: 1 or 3; 0 keeps the dataset's own", one_of(0, 1, 3))
+    download: bool = opt(True, "download official datasets into data.root when they are missing")
+    scale: float = opt(0.0, "2-D toys: ring radius, grid spacing or roll size; 0 = the distribution's default", non_negative)
+    std: float = opt(0.0, "2-D toys: standard deviation of each mode; 0 = the distribution's default", non_negative)
+    max_memory_mb: int = opt(4096, "image sets larger than this stream from a memory-mapped cache", positive)
+
+
+@dataclass
+class ModelConfig:
+    family: str = opt("dcgan", "network family: mlp, dcgan")
+    nz: int = opt(100, "latent dimension", positive)
+    ngf: int = opt(64, "dcgan: generator width (channels of the last hidden layer)", positive)
+    ndf: int = opt(64, "dcgan: discriminator width (channels of the first layer)", positive)
+    g_hidden: list[int] = opt([256, 512, 1024], "mlp: generator hidden widths", all_positive)
+    d_hidden: list[int] = opt([1000, 400, 200], "mlp: discriminator hidden widths", all_positive)
+    dropout: float = opt(0.1, "mlp: dropout after each discriminator hidden layer", in_range(0, 1))
+    d_norm: str = opt("batch", "discriminator normalization: batch, layer, none", one_of("batch", "layer", "none"))
+    conditional: str = opt("none", "label conditioning: none, or concat (cGAN: class embedding joined to z and to D's input)", one_of("none", "concat"))
+    init: str = opt("normal", "weight init: normal = N(0, 0.02) as in DCGAN (BatchNorm N(1, 0.02)); default = PyTorch's", one_of("normal", "default"))
+
+
+@dataclass
+class ObjectiveConfig:
+    name: str = opt("nonsaturating", "GAN objective: minimax (Goodfellow's log(1 - D(G(z)))), nonsaturating (-log D(G(z)))")
+    label_smoothing: float = opt(0.0, "one-sided label smoothing: real targets become 1 - s (Salimans et al. 2016)", in_range(0, 0.5))
+
+
+@dataclass
+class OptimConfig:
+    name: str = opt("adam", "optimizer for both networks: adam, rmsprop", one_of("adam", "rmsprop"))
+    lr_g: float = opt(2e-4, "generator learning rate", positive)
+    lr_d: float = opt(2e-4, "discriminator learning rate", positive)
+    beta1: float = opt(0.5, "Adam beta1 (0.5 as in DCGAN)", in_range(0, 1))
+    beta2: float = opt(0.999, "Adam beta2", in_range(0, 1))
+
+
+@dataclass
+class TrainConfig:
+    steps: int = opt(2000, "generator steps", positive)
+    batch_size: int = opt(64, "batch size (D sees this many real and this many fake per step)", positive)
+    d_steps: int = opt(1, "discriminator steps per generator step (k in Goodfellow et al.)", positive)
+    seed: int = opt(0, "seed for weights, noise and data order", non_negative)
+    device: str = opt("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
+                      lambda v: None if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) else "must be auto, cpu, cuda, cuda:N or mps")
+    log_every: int = opt(50, "steps between metrics.jsonl lines and progress-bar updates", positive)
+    sample_every: int = opt(250, "steps between fixed-noise sample grids in samples/", positive)
+    ckpt_every: int = opt(1000, "steps between checkpoints", positive)
+    keep_ckpts: int = opt(3, "how many recent checkpoints to keep", positive)
+    n_samples: int = opt(64, "images in each fixed-noise grid (points in each toy scatter: x40)", positive)
+    progress: bool = opt(True, "show a progress bar")
+    tensorboard: bool = opt(True, "also write TensorBoard events")
+
+
+@dataclass
+class Config:
+    description: str = opt("", "one line about this configuration")
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = ("data", "model", "objective", "optim", "train")
+
+
+# ---------------------------------------------------------------------------- presets
+
+def _preset_dir():
+    return resources.files("ganforge") / "configs"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_dict(name: str) -> dict:
+    names = preset_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown preset {name!r}{hint} (see `ganforge presets`)")
+    return _parse_yaml((_preset_dir() / f"{name}.yaml").read_text(), f"preset {name}")
+
+
+def _parse_yaml(text: str, where: str) -> dict:
+    try:
+        d = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{where}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections (data:, model:, ...), got {type(d).__name__}")
+    return d
+
+
+def yaml_dict(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist")
+    d = _parse_yaml(p.read_text(), str(p))
+    base = d.pop("preset", None)  # a YAML file may start from a preset and change a few keys
+    return merge(preset_dict(base), d) if base else d
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+# ---------------------------------------------------------------------------- building
+
+def from_dict(d: dict) -> Config:
+    """Build and validate a Config from nested plain data (YAML, a checkpoint, overrides)."""
+    cfg = _build(Config, d, "")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Checks across fields and against the registries, so a bad run stops before training."""
+    # Imported here: the registries import this module.
+    from . import data, models, objectives
+
+    data.check(cfg.data)
+    objectives.OBJECTIVES.get(cfg.objective.name)
+    models.check(cfg.model, data.describe(cfg.data))
+
+
+def _build(cls, d: dict, prefix: str):
+    if not isinstance(d, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {d!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in d.items():
+        if key not in fields:
+            raise ConfigError(unknown_key_message(prefix + str(key)))
+        f, typ = fields[key], hints[key]
+        if dataclasses.is_dataclass(typ):
+            kwargs[key] = _build(typ, value, f"{prefix}{key}.")
+        else:
+            kwargs[key] = coerce(prefix + key, value, typ)
+    obj = cls(**kwargs)
+    for f in dataclasses.fields(cls):
+        check = f.metadata.get("check")
+        if check is not None:
+            problem = check(getattr(obj, f.name))
+            if problem:
+                raise ConfigError(f"{prefix}{f.name} = {getattr(obj, f.name)!r}: {problem}")
+    return obj
+
+
+def coerce(key: str, value, typ):
+    """Convert a YAML/CLI value to the field's type, or raise a one-line error naming the key."""
+    optional = False
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        optional, typ = True, args[0]
+    if value is None or (optional and value in ("null", "None", "none", "")):
+        if optional:
+            return None
+        raise ConfigError(f"{key}: a value is required")
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "yes", "1", "on"):
+                return True
+            if str(value).lower() in ("false", "no", "0", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if typ is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if typ is str:
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            return str(value)
+        if typing.get_origin(typ) is list:
+            (inner,) = typing.get_args(typ)
+            if isinstance(value, str):
+                value = [v for v in value.strip("[]").split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError
+            return [coerce(key, v, inner) for v in value]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} = {value!r}: expected {_type_name(typ)}") from None
+    raise TypeError(f"unsupported config type {typ} for {key}")
+
+
+def _type_name(typ) -> str:
+    if typing.get_origin(typ) is list:
+        return f"a list of {_type_name(typing.get_args(typ)[0])}s (e.g. 256,512)"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(typ, str(typ))
+
+
+def all_keys() -> list[str]:
+    """Every dotted key, e.g. 'train.steps'."""
+    keys = []
+    for f in dataclasses.fields(Config):
+        if f.name in SECTIONS:
+            keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(f.default_factory())]
+        else:
+            keys.append(f.name)
+    return keys
+
+
+def describe_keys() -> list[tuple[str, str, str]]:
+    """(dotted key, default, help) for every option: the CLI help and the README table."""
+    rows = []
+    for f in dataclasses.fields(Config):
+        if f.name in SECTIONS:
+            for g in dataclasses.fields(f.default_factory()):
+                default = g.default_factory() if g.default is dataclasses.MISSING else g.default
+                rows.append((f"{f.name}.{g.name}", repr(default), g.metadata["help"]))
+        else:
+            rows.append((f.name, repr(f.default), f.metadata["help"]))
+    return rows
+
+
+def unknown_key_message(key: str) -> str:
+    close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown config key {key!r}{hint} (see `ganforge train --help`)"
+
+
+def parse_overrides(args: list[str]) -> dict:
+    """['--train.steps', '500', '--model.nz=64'] → {'train': {'steps': '500'}, 'model': {'nz': '64'}}."""
+    out: dict = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise ConfigError(f"unexpected argument {arg!r}: options look like --section.key VALUE")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args) or (args[i + 1].startswith("--") and not _is_number(args[i + 1])):
+                raise ConfigError(f"--{key} needs a value")
+            value, i = args[i + 1], i + 1
+        if key not in all_keys():
+            raise ConfigError(unknown_key_message(key))
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(value) if value.strip() else value
+        i += 1
+    return out
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def load(config: str | Path | None = None, preset: str | None = None, overrides: list[str] | dict | None = None) -> Config:
+    """defaults ◄ preset or YAML file ◄ dotted overrides, validated once."""
+    if config is not None and preset is not None:
+        raise ConfigError("give a CONFIG.yaml or --preset, not both (a YAML file can say `preset: NAME`)")
+    d = yaml_dict(config) if config is not None else preset_dict(preset) if preset else {}
+    over = overrides if isinstance(overrides, dict) else parse_overrides(overrides or [])
+    return from_dict(merge(d, over))
+
+
+def to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

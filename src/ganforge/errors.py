@@ -1,0 +1,21 @@
+"""One exception family, so the CLI can turn any expected failure into one clear line.
+
+Every message names the thing at fault (a file, a config key, a value) and says what
+was expected. Unexpected failures (bugs) are not GanforgeErrors and keep their traceback.
+"""
+
+
+class GanforgeError(Exception):
+    """Base class: an error the user can fix, reported without a traceback."""
+
+
+class ConfigError(GanforgeError, ValueError):
+    """An invalid configuration key or value."""
+
+
+class DataError(GanforgeError):
+    """A dataset that is missing, malformed or unreadable."""
+
+
+class CheckpointError(GanforgeError):
+    """A checkpoint that is missing, truncated, foreign or incompatible."""

@@ -1,0 +1,69 @@
+"""One way to log: ``report(name, value)`` from anywhere; the loop flushes every log_every steps.
+
+Values are kept as detached tensors until the flush, so reporting never forces a device
+sync on the hot path. A flush writes one line of ``metrics.jsonl`` (means over the window)
+and, when enabled, the same scalars as TensorBoard events.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+_active: "Reporter | None" = None
+
+
+def report(name: str, value) -> None:
+    if _active is not None:
+        _active.report(name, value)
+
+
+class Reporter:
+    def __init__(self, run_dir: Path | None, tensorboard: bool = False):
+        self.path = None if run_dir is None else Path(run_dir) / "metrics.jsonl"
+        self._values: dict[str, list] = defaultdict(list)
+        self._tb = None
+        if run_dir is not None and tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+
+            self._tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+
+    def __enter__(self):
+        global _active
+        self._previous, _active = _active, self
+        return self
+
+    def __exit__(self, *exc):
+        global _active
+        _active = self._previous
+        self.close()
+
+    def report(self, name: str, value) -> None:
+        self._values[name].append(value.detach() if isinstance(value, torch.Tensor) else float(value))
+
+    def flush(self, step: int, **extra) -> dict[str, float]:
+        means = {k: float(torch.as_tensor(v, dtype=torch.float64).mean()) if not isinstance(v[0], torch.Tensor)
+                 else float(torch.stack(v).double().mean()) for k, v in self._values.items()}
+        self._values.clear()
+        row = {"step": step, "time": round(time.time(), 3), **means, **extra}
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        if self._tb is not None:
+            for k, v in {**means, **extra}.items():
+                self._tb.add_scalar(k, v, step)
+        return row
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def read_metrics(path: Path) -> list[dict]:
+    if not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

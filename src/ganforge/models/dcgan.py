@@ -1,0 +1,78 @@
+"""DCGAN (Radford et al. 2016): one family, parametrized by resolution, nz, ngf, ndf, nc.
+
+G: a transposed convolution from z to a base map (4x4, or 7x7 for 28x28), then stride-2
+transposed convolutions that double the side, BatchNorm + ReLU, tanh output.
+D mirrors it with stride-2 convolutions, LeakyReLU(0.2) and BatchNorm except on the first
+layer, and outputs logits. Channels double per level, capped at 8x the base width. At 64x64
+with nc=3 and ngf = ndf = 64 this is the classic network: G 3,576,704 and D 2,765,568
+parameters (tests/test_models.py checks it).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from ..config import ModelConfig
+from ..data.base import DataInfo
+from ..errors import ConfigError
+from .layers import LabelJoin, join_label_maps, norm2d
+
+RESOLUTIONS = (16, 28, 32, 64, 128, 256, 512)
+
+
+def _levels(resolution: int) -> tuple[int, int]:
+    """(base side, number of stride-2 levels): 64 → (4, 4); 28 → (7, 2)."""
+    base = 7 if resolution == 28 else 4
+    return base, int(math.log2(resolution // base))
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig, info: DataInfo):
+        super().__init__()
+        nc, res = info.shape[0], info.shape[1]
+        base, n = _levels(res)
+        ch = [cfg.ngf * min(8, 2 ** (n - 1 - i)) for i in range(n)]  # e.g. 512, 256, 128, 64
+        self.join = LabelJoin(info.num_classes, info.num_classes) if cfg.conditional == "concat" else None
+        nin = cfg.nz + (self.join.dim if self.join else 0)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(nin, ch[0], base, 1, 0, bias=False), nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
+        for a, b in zip(ch, ch[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(ch[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.join(z, y) if self.join else z
+        return self.net(h[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig, info: DataInfo):
+        super().__init__()
+        nc, res = info.shape[0], info.shape[1]
+        base, n = _levels(res)
+        ch = [cfg.ndf * min(8, 2**i) for i in range(n)]  # e.g. 64, 128, 256, 512
+        self.num_classes = info.num_classes if cfg.conditional == "concat" else 0
+        bias = cfg.d_norm != "batch"  # BatchNorm's shift makes a bias redundant
+        layers: list[nn.Module] = [nn.Conv2d(nc + self.num_classes, ch[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
+        for a, b in zip(ch, ch[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=bias), norm2d(cfg.d_norm, b), nn.LeakyReLU(0.2, True)]
+        layers.append(nn.Conv2d(ch[-1], 1, base, 1, 0, bias=bias))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = join_label_maps(x, y, self.num_classes) if self.num_classes else x
+        return self.net(h).view(len(x))  # logits
+
+
+def build(cfg: ModelConfig, info: DataInfo):
+    return DCGANGenerator(cfg, info), DCGANDiscriminator(cfg, info)
+
+
+def check(cfg: ModelConfig, info: DataInfo) -> None:
+    if info.kind != "image":
+        raise ConfigError("model.family = 'dcgan' needs images; for 2-D points use model.family mlp")
+    c, h, w = info.shape
+    if h not in RESOLUTIONS:
+        raise ConfigError(f"data.resolution = {h}: dcgan supports {', '.join(map(str, RESOLUTIONS))}")

@@ -1,0 +1,212 @@
+"""The training loop: (1) update D k times, (2) update G, then report, snapshot, checkpoint.
+
+Read ``train`` top to bottom; everything around it is set-up and bookkeeping. The loop
+is the same for every objective and model family: those differ only in objectives.py
+and models/.
+"""
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import checkpoint, config, data, models, objectives, viz
+from .config import Config
+from .errors import ConfigError
+from .log import Reporter, read_metrics, report
+
+
+def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None) -> Path:
+    """Train a GAN; returns the run directory. ``resume`` continues a run directory."""
+    run = Path(resume) if resume else new_run_dir(out or Path("runs") / "run")
+    device = pick_device(cfg.train.device)
+    seed_everything(cfg.train.seed)
+    source = data.build(cfg.data, cfg.train.seed)
+    G, D = (m.to(device) for m in models.build(cfg.model, source.info))
+    obj = objectives.build(cfg.objective)
+    opt_g, opt_d = make_optimizers(cfg, G, D)
+    fixed_z, fixed_y = fixed_noise(cfg, source.info, device)
+    step = 0
+    if resume:
+        step = restore(run, G, D, opt_g, opt_d, source)
+    else:
+        (run / "config.yaml").write_text(config.to_yaml(cfg))
+        np.savez(run / "samples" / "latents.npz", z=fixed_z.cpu().numpy(), **({} if fixed_y is None else {"y": fixed_y.cpu().numpy()}))
+    batches = source.batches(cfg.train.batch_size, device)
+    bs, k, nz, T = cfg.train.batch_size, cfg.train.d_steps, cfg.model.nz, cfg.train
+    num_classes = source.info.num_classes if cfg.model.conditional != "none" else 0
+
+    bar = tqdm(total=T.steps, initial=step, disable=not T.progress, dynamic_ncols=True, desc=run.name)
+    clock = (time.perf_counter(), step)
+    with Reporter(run, T.tensorboard) as reporter:
+        while step < T.steps:
+            step += 1
+            # (1) Update D k times. Real and fake batches go through D separately, their
+            # gradients accumulate, then one optimizer step. Only the last fake keeps its
+            # graph: G's step reuses it, as in the classic DCGAN loop.
+            for i in range(k):
+                x, y = next(batches)
+                z = torch.randn(bs, nz, device=device)
+                y_fake = torch.randint(num_classes, (bs,), device=device) if num_classes else None
+                with torch.set_grad_enabled(i == k - 1):
+                    fake = G(z, y_fake)
+                opt_d.zero_grad(set_to_none=True)
+                out_real = D(x, y)
+                loss_real = obj.d_loss_real(out_real)
+                loss_real.backward()
+                out_fake = D(fake.detach(), y_fake)
+                loss_fake = obj.d_loss_fake(out_fake)
+                loss_fake.backward()
+                opt_d.step()
+
+            # (2) Update G through D, with D frozen: no weight gradients are computed for D.
+            D.requires_grad_(False)
+            out_g = D(fake, y_fake)
+            loss_g = obj.g_loss(out_g)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+
+            report("loss_d", loss_real.detach() + loss_fake.detach())
+            report("loss_g", loss_g)
+            report("d_real", obj.readout(out_real.detach()).mean())
+            report("d_fake", obj.readout(out_fake.detach()).mean())
+            bar.update(1)
+            if step % T.log_every == 0 or step == T.steps:
+                now = time.perf_counter()
+                row = reporter.flush(step, img_per_s=bs * (step - clock[1]) / max(now - clock[0], 1e-9))
+                clock = (now, step)
+                bar.set_postfix_str(progress_text(row), refresh=False)
+            if step % T.sample_every == 0 or step == T.steps:
+                snapshot(G, fixed_z, fixed_y, source, run / "samples" / f"step-{step:06d}.png", f"step {step}")
+            if step % T.ckpt_every == 0 or step == T.steps:
+                save_checkpoint(run, cfg, step, G, D, opt_g, opt_d, source)
+    bar.close()
+    finish(run, G, fixed_z, fixed_y, source)
+    return run
+
+
+def progress_text(row: dict) -> str:
+    return (f"D {row['loss_d']:.3f} G {row['loss_g']:.3f} D(x) {row['d_real']:.2f} "
+            f"D(G(z)) {row['d_fake']:.2f} {row['img_per_s']:.0f} img/s")
+
+
+# ---------------------------------------------------------------------------- set-up
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device = {name!r}: CUDA is not available on this machine (use auto or cpu)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("train.device = 'mps': MPS is not available on this machine (use auto or cpu)")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_optimizers(cfg: Config, G: torch.nn.Module, D: torch.nn.Module):
+    o = cfg.optim
+    if o.name == "adam":
+        make = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
+    else:
+        make = lambda params, lr: torch.optim.RMSprop(params, lr=lr)
+    return make(G.parameters(), o.lr_g), make(D.parameters(), o.lr_d)
+
+
+def fixed_noise(cfg: Config, info: data.DataInfo, device: torch.device):
+    """The latent batch every snapshot uses, from its own seed: drawing it moves no other RNG."""
+    gen = torch.Generator().manual_seed(cfg.train.seed + 1)
+    n = cfg.train.n_samples
+    z = torch.randn(n, cfg.model.nz, generator=gen)
+    y = torch.arange(n) % info.num_classes if cfg.model.conditional != "none" else None
+    return z.to(device), None if y is None else y.to(device)
+
+
+def new_run_dir(out: str | Path) -> Path:
+    """A fresh run directory: ``out``, or ``out-2``, ``out-3``... if it already holds a run."""
+    base = Path(out)
+    run, i = base, 1
+    while (run / "config.yaml").exists() or (run / "checkpoints").exists():
+        i += 1
+        run = base.with_name(f"{base.name}-{i}")
+    try:
+        (run / "samples").mkdir(parents=True, exist_ok=True)
+        (run / "checkpoints").mkdir(exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create run directory {run}: {e.strerror or e}") from None
+    return run
+
+
+# ---------------------------------------------------------------------------- state
+
+def save_checkpoint(run: Path, cfg: Config, step: int, G, D, opt_g, opt_d, source) -> Path:
+    state = {
+        "config": cfg.to_dict(),
+        "data_info": source.info.to_dict(),
+        "step": step,
+        "G": G.state_dict(),
+        "D": D.state_dict(),
+        "opt_g": opt_g.state_dict(),
+        "opt_d": opt_d.state_dict(),
+        "rng": checkpoint.rng_state(),
+        "data_state": source.state_dict(),
+    }
+    path = checkpoint.save(run / "checkpoints" / f"step-{step:06d}.pt", state)
+    checkpoint.prune(run / "checkpoints", cfg.train.keep_ckpts)
+    return path
+
+
+def restore(run: Path, G, D, opt_g, opt_d, source) -> int:
+    path = checkpoint.resolve(run)
+    state = checkpoint.load(path)
+    checkpoint.load_weights(G, state["G"], "generator", path)
+    checkpoint.load_weights(D, state["D"], "discriminator", path)
+    opt_g.load_state_dict(state["opt_g"])
+    opt_d.load_state_dict(state["opt_d"])
+    source.load_state_dict(state["data_state"])
+    checkpoint.set_rng_state(state["rng"])
+    return int(state["step"])
+
+
+# ---------------------------------------------------------------------------- pictures
+
+@torch.no_grad()
+def snapshot(G, z, y, source, path: Path, title: str) -> None:
+    """A fixed-noise picture: an image grid, or generated over real points for 2-D toys.
+
+    G runs in eval mode (BatchNorm running statistics), as ``ganforge sample`` does, so
+    snapshots show what the saved generator produces and drawing them changes no state.
+    """
+    was_training = G.training
+    G.eval()
+    x = G(z, y).float().cpu()
+    G.train(was_training)
+    info = source.info
+    if info.kind == "points":
+        real, _ = source.real_samples(len(x), seed=0)
+        s = info.point_scale
+        viz.scatter((x * s).numpy(), (real * s).numpy(), path, info.centers, title, lim=1.1 * s)
+    else:
+        viz.save_grid(x, path)
+
+
+def finish(run: Path, G, z, y, source) -> None:
+    frames = sorted((run / "samples").glob("step-*.png"))
+    if frames:
+        (run / "samples" / "final.png").write_bytes(frames[-1].read_bytes())
+        viz.save_gif(frames, run / "timelapse.gif")
+    viz.plot_losses(read_metrics(run / "metrics.jsonl"), run / "losses.png")

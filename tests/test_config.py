@@ -1,0 +1,86 @@
+import pytest
+
+from ganforge import config as C
+from ganforge.errors import ConfigError
+
+
+def test_defaults_are_valid_and_every_preset_validates():
+    C.from_dict({})
+    for name in C.preset_names():
+        # dcgan-folder is a template: the user names the folder.
+        cfg = C.load(preset=name, overrides=["--data.root", "photos"] if name == "dcgan-folder" else [])
+        assert cfg.description, f"preset {name} has no description"
+
+
+def test_required_presets_exist():
+    assert {"dcgan-digits", "gan-ring8", "mlp-mnist", "dcgan-mnist", "dcgan-fashion-mnist",
+            "dcgan-cifar10", "dcgan-folder"} <= set(C.preset_names())
+
+
+def test_merge_order_defaults_then_preset_then_overrides(tmp_path):
+    cfg = C.load(preset="gan-ring8", overrides=["--train.steps", "7", "--optim.lr_d=0.001"])
+    assert cfg.data.name == "ring8"  # from the preset
+    assert cfg.train.steps == 7 and cfg.optim.lr_d == 0.001  # overrides win
+    assert cfg.optim.beta2 == 0.999  # default kept
+    y = tmp_path / "c.yaml"
+    y.write_text("preset: gan-ring8\ntrain: {steps: 11}\n")
+    cfg = C.load(config=y, overrides=["--train.batch_size", "32"])
+    assert (cfg.data.name, cfg.train.steps, cfg.train.batch_size) == ("ring8", 11, 32)
+
+
+def test_override_types_are_converted():
+    cfg = C.load(overrides=["--optim.lr_g", "1e-4", "--model.g_hidden", "32,64", "--train.progress", "false", "--data.root", "null"])
+    assert cfg.optim.lr_g == 1e-4 and cfg.model.g_hidden == [32, 64]
+    assert cfg.train.progress is False and cfg.data.root is None
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--train.steps", "0"], "train.steps = 0: must be > 0"),
+    (["--train.batch_size", "-3"], "train.batch_size = -3: must be > 0"),
+    (["--optim.lr_d", "-1e-3"], "optim.lr_d = -0.001: must be > 0"),
+    (["--train.steps", "many"], "train.steps = 'many': expected an integer"),
+    (["--train.stepz", "5"], "did you mean 'train.steps'"),
+    (["--objective.name", "nonsaturatng"], "did you mean 'nonsaturating'"),
+    (["--model.family", "resnet9"], "unknown model family 'resnet9'"),
+    (["--data.name", "mnistt"], "did you mean 'mnist'"),
+    (["--data.resolution", "48"], "data.resolution = 48: dcgan supports 16, 28, 32"),
+    (["--data.name", "ring8", "--model.family", "mlp", "--model.conditional", "concat"], "the dataset has no labels"),
+    (["--data.name", "folder"], "data.root"),
+    (["--train.device", "tpu"], "train.device = 'tpu'"),
+])
+def test_bad_values_name_the_key_and_what_is_valid(args, fragment):
+    with pytest.raises(ConfigError) as e:
+        C.load(overrides=args)
+    assert fragment in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_yaml_that_does_not_parse_names_the_file_and_line(tmp_path):
+    y = tmp_path / "broken.yaml"
+    y.write_text("train:\n  steps: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: not valid YAML at line"):
+        C.load(config=y)
+
+
+def test_folder_preset_without_a_folder_says_which_key():
+    with pytest.raises(ConfigError, match="data.root: name the image folder"):
+        C.load(preset="dcgan-folder")
+
+
+def test_unknown_preset_and_missing_file():
+    with pytest.raises(ConfigError, match="did you mean 'gan-ring8'"):
+        C.load(preset="gan-ring")
+    with pytest.raises(ConfigError, match="does not exist"):
+        C.load(config="nope.yaml")
+
+
+def test_config_round_trips_through_plain_data():
+    cfg = C.load(preset="dcgan-mnist")
+    assert C.from_dict(cfg.to_dict()) == cfg
+    import yaml
+    assert C.from_dict(yaml.safe_load(C.to_yaml(cfg))) == cfg
+
+
+def test_every_key_has_help():
+    rows = C.describe_keys()
+    assert len(rows) == len(C.all_keys()) and all(h for _, _, h in rows)

@@ -1,0 +1,88 @@
+import pytest
+import torch
+
+from ganforge import config as C
+from ganforge import models, objectives
+from ganforge.data.base import DataInfo
+from ganforge.errors import ConfigError
+from ganforge.models import MODELS, param_count
+from ganforge.models.dcgan import RESOLUTIONS
+from ganforge.training import make_optimizers
+
+from conftest import tiny
+
+CASES = [("mlp", "points", 0), ("mlp", "image", 28), ("mlp", "image", 32)] + [("dcgan", "image", r) for r in RESOLUTIONS]
+
+
+def _info(kind, res, nc=3, classes=10):
+    return DataInfo("points", (2,), classes) if kind == "points" else DataInfo("image", (nc, res, res), classes)
+
+
+@pytest.mark.parametrize("conditional", ["none", "concat"])
+@pytest.mark.parametrize("family, kind, res", CASES)
+def test_every_model_does_a_train_step(family, kind, res, conditional):
+    """Every registered family, tiny, at each supported resolution, with and without labels."""
+    assert {f for f, _, _ in CASES} == set(MODELS.names())
+    cfg = C.from_dict(tiny(model={"family": family, "conditional": conditional, "ngf": 2, "ndf": 2}))
+    info = _info(kind, res, nc=1 if res == 28 else 3)
+    G, D = models.build(cfg.model, info)
+    opt_g, opt_d = make_optimizers(cfg, G, D)
+    obj = objectives.build(cfg.objective)
+    n = 4
+    z = torch.randn(n, cfg.model.nz)
+    y = torch.randint(10, (n,)) if conditional != "none" else None
+    fake = G(z, y)
+    assert fake.shape == (n, *info.shape)
+    if kind == "image":
+        assert fake.min() >= -1 and fake.max() <= 1  # tanh output, the data's range
+    x = torch.rand(n, *info.shape) * 2 - 1
+    before = [p.clone() for p in D.parameters()]
+    out_real, out_fake = D(x, y), D(fake.detach(), y)
+    assert out_real.shape == (n,)
+    (obj.d_loss_real(out_real) + obj.d_loss_fake(out_fake)).backward()
+    opt_d.step()
+    assert any(not torch.equal(a, b) for a, b in zip(before, D.parameters()))
+    g_before = [p.clone() for p in G.parameters()]
+    obj.g_loss(D(fake, y)).backward()
+    opt_g.step()
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
+
+
+def test_classic_dcgan_64_parameter_counts():
+    cfg = C.from_dict({"data": {"resolution": 64}})
+    G, D = models.build(cfg.model, DataInfo("image", (3, 64, 64), 0))
+    assert param_count(G) == 3_576_704
+    assert param_count(D) == 2_765_568
+    # D: BatchNorm everywhere but on the first layer; LeakyReLU(0.2); logits out (no sigmoid)
+    assert not isinstance(D.net[1], torch.nn.BatchNorm2d)
+    assert not any(isinstance(m, torch.nn.Sigmoid) for m in D.modules())
+
+
+def test_classic_mlp_shapes():
+    cfg = C.load(preset="mlp-mnist")
+    G, D = models.build(cfg.model, DataInfo("image", (1, 28, 28), 10))
+    assert [m.out_features for m in G.modules() if isinstance(m, torch.nn.Linear)] == [256, 512, 1024, 784]
+    lin = [m for m in D.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in lin] == [(784, 1000), (1000, 400), (400, 200), (200, 1)]
+    assert sum(isinstance(m, torch.nn.Dropout) and m.p == 0.1 for m in D.modules()) == 3
+
+
+def test_dcgan_init_is_normal_0_02():
+    cfg = C.from_dict({"data": {"resolution": 64}})
+    torch.manual_seed(0)
+    G, D = models.build(cfg.model, DataInfo("image", (3, 64, 64), 0))
+    w = torch.cat([m.weight.detach().flatten() for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)])
+    assert abs(float(w.mean())) < 1e-3 and abs(float(w.std()) - 0.02) < 1e-3
+    bn = torch.cat([m.weight.detach() for m in D.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+    assert abs(float(bn.mean()) - 1.0) < 0.01 and abs(float(bn.std()) - 0.02) < 0.01
+
+
+def test_conditional_model_needs_labels_and_unsupported_resolution_is_refused():
+    cfg = C.from_dict(tiny(model={"conditional": "concat"}))
+    G, _ = models.build(cfg.model, DataInfo("image", (1, 16, 16), 10))
+    with pytest.raises(ValueError, match="conditional"):
+        G(torch.randn(2, cfg.model.nz))
+    with pytest.raises(ConfigError, match="data.resolution = 24"):
+        models.check(cfg.model, DataInfo("image", (1, 24, 24), 10))
+    with pytest.raises(ConfigError, match="needs images"):
+        models.check(C.ModelConfig(family="dcgan"), DataInfo("points", (2,), 0))
