@@ -95,6 +95,7 @@ class TrainConfig:
     steps: int = opt(2000, "generator steps", positive)
     batch_size: int = opt(64, "batch size (D sees this many real and this many fake per step)", positive)
     d_steps: int = opt(1, "discriminator steps per generator step (k in Goodfellow et al.)", positive)
+    ema: float = opt(0.0, "decay of an exponential moving average of G's weights (e.g. 0.999); snapshots and the saved generator use it; 0 = off", in_range(0, 1))
     seed: int = opt(0, "seed for weights, noise and data order", non_negative)
     device: str = opt("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
                       lambda v: None if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) else "must be auto, cpu, cuda, cuda:N or mps")

@@ -75,5 +75,6 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Generator:
     cfg = config.from_dict(state["config"])
     info = DataInfo.from_dict(state["data_info"])
     G, _ = models.build(cfg.model, info)
-    checkpoint.load_weights(G, state["G"], "generator", checkpoint.resolve(path))
+    # With train.ema on, the averaged weights are the generator to use.
+    checkpoint.load_weights(G, state.get("G_ema", state["G"]), "generator", checkpoint.resolve(path))
     return Generator(G.to(device), cfg, info, state["step"], checkpoint.resolve(path))

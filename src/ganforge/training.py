@@ -1,11 +1,12 @@
 """The training loop: (1) update D k times, (2) update G, then report, snapshot, checkpoint.
 
-Read ``train`` top to bottom; everything around it is set-up and bookkeeping. The loop
+Read ``train`` and ``gan_step`` top to bottom; everything around them is set-up and bookkeeping. The loop
 is the same for every objective and model family: those differ only in objectives.py
 and models/.
 """
 from __future__ import annotations
 
+import copy
 import random
 import time
 from pathlib import Path
@@ -29,10 +30,11 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     G, D = (m.to(device) for m in models.build(cfg.model, source.info))
     obj = objectives.build(cfg.objective)
     opt_g, opt_d = make_optimizers(cfg, G, D)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.train.ema else None
     fixed_z, fixed_y = fixed_noise(cfg, source.info, device)
     step = 0
     if resume:
-        step = restore(run, G, D, opt_g, opt_d, source)
+        step = restore(run, G, D, opt_g, opt_d, source, G_ema)
     else:
         (run / "config.yaml").write_text(config.to_yaml(cfg))
         np.savez(run / "samples" / "latents.npz", z=fixed_z.cpu().numpy(), **({} if fixed_y is None else {"y": fixed_y.cpu().numpy()}))
@@ -45,37 +47,9 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     with Reporter(run, T.tensorboard) as reporter:
         while step < T.steps:
             step += 1
-            # (1) Update D k times. Real and fake batches go through D separately, their
-            # gradients accumulate, then one optimizer step. Only the last fake keeps its
-            # graph: G's step reuses it, as in the classic DCGAN loop.
-            for i in range(k):
-                x, y = next(batches)
-                z = torch.randn(bs, nz, device=device)
-                y_fake = torch.randint(num_classes, (bs,), device=device) if num_classes else None
-                with torch.set_grad_enabled(i == k - 1):
-                    fake = G(z, y_fake)
-                opt_d.zero_grad(set_to_none=True)
-                out_real = D(x, y)
-                loss_real = obj.d_loss_real(out_real)
-                loss_real.backward()
-                out_fake = D(fake.detach(), y_fake)
-                loss_fake = obj.d_loss_fake(out_fake)
-                loss_fake.backward()
-                opt_d.step()
-
-            # (2) Update G through D, with D frozen: no weight gradients are computed for D.
-            D.requires_grad_(False)
-            out_g = D(fake, y_fake)
-            loss_g = obj.g_loss(out_g)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
-
-            report("loss_d", loss_real.detach() + loss_fake.detach())
-            report("loss_g", loss_g)
-            report("d_real", obj.readout(out_real.detach()).mean())
-            report("d_fake", obj.readout(out_fake.detach()).mean())
+            gan_step(G, D, obj, opt_g, opt_d, batches, k, nz, num_classes)
+            if G_ema is not None:
+                ema_update(G_ema, G, T.ema)
             bar.update(1)
             if step % T.log_every == 0 or step == T.steps:
                 now = time.perf_counter()
@@ -83,12 +57,56 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
                 clock = (now, step)
                 bar.set_postfix_str(progress_text(row), refresh=False)
             if step % T.sample_every == 0 or step == T.steps:
-                snapshot(G, fixed_z, fixed_y, source, run / "samples" / f"step-{step:06d}.png", f"step {step}")
+                snapshot(G if G_ema is None else G_ema, fixed_z, fixed_y, source, run / "samples" / f"step-{step:06d}.png", f"step {step}")
             if step % T.ckpt_every == 0 or step == T.steps:
-                save_checkpoint(run, cfg, step, G, D, opt_g, opt_d, source)
+                save_checkpoint(run, cfg, step, G, D, opt_g, opt_d, source, G_ema)
     bar.close()
-    finish(run, G, fixed_z, fixed_y, source)
+    finish(run)
     return run
+
+
+def gan_step(G, D, obj, opt_g, opt_d, batches, k: int, nz: int, num_classes: int = 0) -> None:
+    """One generator step and the k discriminator steps before it."""
+    # (1) Update D k times. Real and fake batches go through D separately (BatchNorm never
+    # mixes them), their gradients accumulate, then one optimizer step. Only the last
+    # fake keeps its graph: G's step reuses it, as in the classic DCGAN loop.
+    for i in range(k):
+        x, y = next(batches)
+        z = torch.randn(len(x), nz, device=x.device)
+        y_fake = torch.randint(num_classes, (len(x),), device=x.device) if num_classes else None
+        with torch.set_grad_enabled(i == k - 1):
+            fake = G(z, y_fake)
+        opt_d.zero_grad(set_to_none=True)
+        out_real = D(x, y)
+        loss_real = obj.d_loss_real(out_real)
+        loss_real.backward()
+        out_fake = D(fake.detach(), y_fake)
+        loss_fake = obj.d_loss_fake(out_fake)
+        loss_fake.backward()
+        opt_d.step()
+
+    # (2) Update G through D, with D frozen: no weight gradients are computed for D.
+    D.requires_grad_(False)
+    loss_g = obj.g_loss(D(fake, y_fake))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    D.requires_grad_(True)
+
+    report("loss_d", loss_real.detach() + loss_fake.detach())
+    report("loss_g", loss_g.detach())
+    report("d_real", obj.readout(out_real.detach()).mean())
+    report("d_fake", obj.readout(out_fake.detach()).mean())
+
+
+@torch.no_grad()
+def ema_update(G_ema: torch.nn.Module, G: torch.nn.Module, decay: float) -> None:
+    """θ_ema ← decay·θ_ema + (1 − decay)·θ (Yazıcı et al. 2019): averages out the
+    oscillation of G's weights around the game's equilibrium. Buffers (BatchNorm
+    statistics) are copied, not averaged."""
+    torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1.0 - decay)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
 
 
 def progress_text(row: dict) -> str:
@@ -153,7 +171,7 @@ def new_run_dir(out: str | Path) -> Path:
 
 # ---------------------------------------------------------------------------- state
 
-def save_checkpoint(run: Path, cfg: Config, step: int, G, D, opt_g, opt_d, source) -> Path:
+def save_checkpoint(run: Path, cfg: Config, step: int, G, D, opt_g, opt_d, source, G_ema=None) -> Path:
     state = {
         "config": cfg.to_dict(),
         "data_info": source.info.to_dict(),
@@ -165,15 +183,19 @@ def save_checkpoint(run: Path, cfg: Config, step: int, G, D, opt_g, opt_d, sourc
         "rng": checkpoint.rng_state(),
         "data_state": source.state_dict(),
     }
+    if G_ema is not None:
+        state["G_ema"] = G_ema.state_dict()
     path = checkpoint.save(run / "checkpoints" / f"step-{step:06d}.pt", state)
     checkpoint.prune(run / "checkpoints", cfg.train.keep_ckpts)
     return path
 
 
-def restore(run: Path, G, D, opt_g, opt_d, source) -> int:
+def restore(run: Path, G, D, opt_g, opt_d, source, G_ema=None) -> int:
     path = checkpoint.resolve(run)
     state = checkpoint.load(path)
     checkpoint.load_weights(G, state["G"], "generator", path)
+    if G_ema is not None:
+        checkpoint.load_weights(G_ema, state["G_ema"], "generator (EMA)", path)
     checkpoint.load_weights(D, state["D"], "discriminator", path)
     opt_g.load_state_dict(state["opt_g"])
     opt_d.load_state_dict(state["opt_d"])
@@ -204,7 +226,7 @@ def snapshot(G, z, y, source, path: Path, title: str) -> None:
         viz.save_grid(x, path)
 
 
-def finish(run: Path, G, z, y, source) -> None:
+def finish(run: Path) -> None:
     frames = sorted((run / "samples").glob("step-*.png"))
     if frames:
         (run / "samples" / "final.png").write_bytes(frames[-1].read_bytes())
