@@ -44,6 +44,10 @@ def in_range(lo, hi):
     return lambda v: None if lo <= v < hi else f"must be in [{lo}, {hi})"
 
 
+def non_negative_or_none(v):
+    return None if v is None or v >= 0 else "must be >= 0"
+
+
 def all_positive(v):
     return None if v and all(x > 0 for x in v) else "must be a non-empty list of positive integers"
 
@@ -71,14 +75,28 @@ class ModelConfig:
     d_hidden: list[int] = opt([1000, 400, 200], "mlp: discriminator hidden widths", all_positive)
     dropout: float = opt(0.1, "mlp: dropout after each discriminator hidden layer", in_range(0, 1))
     d_norm: str = opt("batch", "discriminator normalization: batch, layer, none", one_of("batch", "layer", "none"))
-    conditional: str = opt("none", "label conditioning: none, or concat (cGAN: class embedding joined to z and to D's input)", one_of("none", "concat"))
+    conditional: str = opt("none", "label conditioning: none; concat (cGAN: class joined to z and to D's input); acgan (z times a class embedding, D with an auxiliary classifier); projection (Miyato & Koyama 2018)",
+                           one_of("none", "concat", "acgan", "projection"))
+    d_arch: str = opt("standard", "discriminator: standard (a score), or autoencoder (EBGAN: energy = reconstruction MSE; objective energy)", one_of("standard", "autoencoder"))
+    spectral_norm: bool = opt(False, "spectral normalization on every D layer (Miyato et al. 2018)")
+    mbstd: bool = opt(False, "minibatch standard-deviation feature in D, against mode collapse (Karras et al. 2018)")
     init: str = opt("normal", "weight init: normal = N(0, 0.02) as in DCGAN (BatchNorm N(1, 0.02)); default = PyTorch's", one_of("normal", "default"))
 
 
 @dataclass
 class ObjectiveConfig:
-    name: str = opt("nonsaturating", "GAN objective: minimax (Goodfellow's log(1 - D(G(z)))), nonsaturating (-log D(G(z)))")
+    name: str = opt("nonsaturating", "GAN objective: minimax, nonsaturating, wgan, wgan-gp, energy, hinge, lsgan (see the objectives table)")
     label_smoothing: float = opt(0.0, "one-sided label smoothing: real targets become 1 - s (Salimans et al. 2016)", in_range(0, 0.5))
+    clip: float = opt(0.01, "wgan: critic weights are clipped to [-clip, clip] after every critic step", positive)
+    gp_weight: float | None = opt(None, "gradient penalty weight λ on interpolates (Gulrajani et al. 2017); default 10 for wgan-gp, 0 otherwise", non_negative_or_none)
+    r1_weight: float = opt(0.0, "R1 penalty γ/2·E‖∇D(x)‖² on real data (Mescheder et al. 2018); 0 = off", non_negative)
+    margin: float = opt(1.0, "energy: the margin m in L_D = E(x) + [m - E(G(z))]+", positive)
+    pt_weight: float = opt(0.1, "energy with an autoencoder D: weight of EBGAN's pulling-away term", non_negative)
+    aux_weight: float = opt(1.0, "acgan: weight of the auxiliary classification loss", non_negative)
+    mode_seeking: float = opt(0.0, "weight of the mode-seeking regularizer on G (Mao et al. 2019); 0 = off", non_negative)
+    instance_noise: float = opt(0.0, "std of Gaussian noise added to D's inputs, annealed linearly to 0 (Sønderby et al. 2017); 0 = off", non_negative)
+    diffaugment: str = opt("", "DiffAugment policy for D's inputs (Zhao et al. 2020): any of color,translation,cutout; empty = off",
+                           lambda v: None if set(filter(None, v.split(","))) <= {"color", "translation", "cutout"} else "must be a comma list of color, translation, cutout")
 
 
 @dataclass
@@ -188,8 +206,9 @@ def validate(cfg: Config) -> None:
     from . import data, models, objectives
 
     data.check(cfg.data)
-    objectives.OBJECTIVES.get(cfg.objective.name)
-    models.check(cfg.model, data.describe(cfg.data))
+    info = data.describe(cfg.data)
+    models.check(cfg.model, info)
+    objectives.check(cfg, info)
 
 
 def _build(cls, d: dict, prefix: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint, config, data, models, objectives, viz
+from .augment import DInput
 from .config import Config
 from .errors import ConfigError
 from .log import Reporter, read_metrics, report
@@ -28,7 +30,6 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     seed_everything(cfg.train.seed)
     source = data.build(cfg.data, cfg.train.seed)
     G, D = (m.to(device) for m in models.build(cfg.model, source.info))
-    obj = objectives.build(cfg.objective)
     opt_g, opt_d = make_optimizers(cfg, G, D)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.train.ema else None
     fixed_z, fixed_y = fixed_noise(cfg, source.info, device)
@@ -39,21 +40,23 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
         (run / "config.yaml").write_text(config.to_yaml(cfg))
         np.savez(run / "samples" / "latents.npz", z=fixed_z.cpu().numpy(), **({} if fixed_y is None else {"y": fixed_y.cpu().numpy()}))
     batches = source.batches(cfg.train.batch_size, device)
-    bs, k, nz, T = cfg.train.batch_size, cfg.train.d_steps, cfg.model.nz, cfg.train
-    num_classes = source.info.num_classes if cfg.model.conditional != "none" else 0
+    T, o = cfg.train, cfg.objective
+    game = Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps),
+                cfg.model.nz, T.d_steps, source.info.num_classes if cfg.model.conditional != "none" else 0)
 
     bar = tqdm(total=T.steps, initial=step, disable=not T.progress, dynamic_ncols=True, desc=run.name)
     clock = (time.perf_counter(), step)
     with Reporter(run, T.tensorboard) as reporter:
         while step < T.steps:
             step += 1
-            gan_step(G, D, obj, opt_g, opt_d, batches, k, nz, num_classes)
+            game.aug.step = step
+            gan_step(game, batches)
             if G_ema is not None:
                 ema_update(G_ema, G, T.ema)
             bar.update(1)
             if step % T.log_every == 0 or step == T.steps:
                 now = time.perf_counter()
-                row = reporter.flush(step, img_per_s=bs * (step - clock[1]) / max(now - clock[0], 1e-9))
+                row = reporter.flush(step, img_per_s=T.batch_size * (step - clock[1]) / max(now - clock[0], 1e-9))
                 clock = (now, step)
                 bar.set_postfix_str(progress_text(row), refresh=False)
             if step % T.sample_every == 0 or step == T.steps:
@@ -65,38 +68,63 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     return run
 
 
-def gan_step(G, D, obj, opt_g, opt_d, batches, k: int, nz: int, num_classes: int = 0) -> None:
+@dataclass
+class Game:
+    """Everything one training step touches."""
+
+    G: torch.nn.Module
+    D: torch.nn.Module
+    obj: objectives.Objective
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    aug: DInput  # what D's inputs go through: DiffAugment, instance noise (or nothing)
+    nz: int
+    k: int = 1  # D steps per G step
+    num_classes: int = 0  # > 0: conditional, fakes get random classes
+
+
+def gan_step(game: Game, batches) -> None:
     """One generator step and the k discriminator steps before it."""
+    G, D, obj, aug = game.G, game.D, game.obj, game.aug
     # (1) Update D k times. Real and fake batches go through D separately (BatchNorm never
     # mixes them), their gradients accumulate, then one optimizer step. Only the last
     # fake keeps its graph: G's step reuses it, as in the classic DCGAN loop.
-    for i in range(k):
+    for i in range(game.k):
         x, y = next(batches)
-        z = torch.randn(len(x), nz, device=x.device)
-        y_fake = torch.randint(num_classes, (len(x),), device=x.device) if num_classes else None
-        with torch.set_grad_enabled(i == k - 1):
+        z = torch.randn(len(x), game.nz, device=x.device)
+        y_fake = torch.randint(game.num_classes, (len(x),), device=x.device) if game.num_classes else None
+        with torch.set_grad_enabled(i == game.k - 1):
             fake = G(z, y_fake)
-        opt_d.zero_grad(set_to_none=True)
-        out_real = D(x, y)
-        loss_real = obj.d_loss_real(out_real)
+        game.opt_d.zero_grad(set_to_none=True)
+        out_real = D(aug(x), y)
+        loss_real = obj.d_real(out_real, y)
         loss_real.backward()
-        out_fake = D(fake.detach(), y_fake)
-        loss_fake = obj.d_loss_fake(out_fake)
+        out_fake = D(aug(fake.detach()), y_fake)
+        loss_fake = obj.d_fake(out_fake, y_fake)
         loss_fake.backward()
-        opt_d.step()
+        penalty = obj.d_penalty(D, x, fake, y, y_fake)  # gradient penalty, R1
+        if penalty is not None:
+            penalty.backward()
+            report("penalty_d", penalty.detach())
+        game.opt_d.step()
+        obj.after_d_step(D)  # weight clipping
 
     # (2) Update G through D, with D frozen: no weight gradients are computed for D.
     D.requires_grad_(False)
-    loss_g = obj.g_loss(D(fake, y_fake))
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    out_g = D(aug(fake), y_fake)
+    loss_g = obj.g(out_g, y_fake)
+    penalty = obj.g_penalty(fake, z)  # mode seeking
+    game.opt_g.zero_grad(set_to_none=True)
+    (loss_g if penalty is None else loss_g + penalty).backward()
+    game.opt_g.step()
     D.requires_grad_(True)
 
-    report("loss_d", loss_real.detach() + loss_fake.detach())
-    report("loss_g", loss_g.detach())
-    report("d_real", obj.readout(out_real.detach()).mean())
-    report("d_fake", obj.readout(out_fake.detach()).mean())
+    with torch.no_grad():
+        report("loss_d", loss_real + loss_fake)
+        report("loss_g", loss_g)
+        report("d_real", obj.readout(out_real).mean())
+        report("d_fake", obj.readout(out_fake).mean())  # D(G(z)) before D's update
+        report("d_fake_after", obj.readout(out_g).mean())  # and after it, as G sees D
 
 
 @torch.no_grad()

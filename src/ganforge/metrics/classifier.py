@@ -66,7 +66,7 @@ def as_input(images) -> torch.Tensor:
     return x.float()
 
 
-def train_classifier(images, labels, seed: int = 0, epochs: int = 2, batch_size: int = 128, lr: float = 1e-3) -> Classifier:
+def train_classifier(images, labels, seed: int = 0, epochs: int = 3, batch_size: int = 128, lr: float = 1e-3) -> Classifier:
     """Train with Adam on cross-entropy. On CPU the same seed (and thread count) gives the
     same weights: initialization and shuffling draw only from generators seeded here."""
     x, y = as_input(images), torch.as_tensor(np.asarray(labels)).long()
@@ -108,7 +108,7 @@ def cache_key(images, labels, seed: int, epochs: int) -> str:
     return h.hexdigest()[:20]
 
 
-def load_or_train(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 2) -> tuple[Classifier, bool]:
+def load_or_train(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 3) -> tuple[Classifier, bool]:
     """The classifier for this data and seed: cached weights if present, else trained and cached.
     Returns (model, whether it came from the cache). Default cache: $GANFORGE_CACHE/classifiers."""
     if cache_dir is None:

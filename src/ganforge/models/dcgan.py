@@ -9,6 +9,7 @@ parameters (tests/test_models.py checks it).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -17,7 +18,7 @@ import torch.nn as nn
 from ..config import ModelConfig
 from ..data.base import DataInfo
 from ..errors import ConfigError
-from .layers import LabelJoin, join_label_maps, norm2d
+from .layers import AutoencoderD, Discriminator, GInput, join_label_maps, norm2d
 
 RESOLUTIONS = (16, 28, 32, 64, 128, 256, 512)
 
@@ -34,40 +35,38 @@ class DCGANGenerator(nn.Module):
         nc, res = info.shape[0], info.shape[1]
         base, n = _levels(res)
         ch = [cfg.ngf * min(8, 2 ** (n - 1 - i)) for i in range(n)]  # e.g. 512, 256, 128, 64
-        self.join = LabelJoin(info.num_classes, info.num_classes) if cfg.conditional == "concat" else None
-        nin = cfg.nz + (self.join.dim if self.join else 0)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(nin, ch[0], base, 1, 0, bias=False), nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
+        self.input = GInput(cfg.conditional, cfg.nz, info.num_classes or 0)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(self.input.out_dim, ch[0], base, 1, 0, bias=False),
+                                   nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
         for a, b in zip(ch, ch[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(ch[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.join(z, y) if self.join else z
-        return self.net(h[:, :, None, None])
+        return self.net(self.input(z, y)[:, :, None, None])
 
 
-class DCGANDiscriminator(nn.Module):
-    def __init__(self, cfg: ModelConfig, info: DataInfo):
-        super().__init__()
-        nc, res = info.shape[0], info.shape[1]
-        base, n = _levels(res)
-        ch = [cfg.ndf * min(8, 2**i) for i in range(n)]  # e.g. 64, 128, 256, 512
-        self.num_classes = info.num_classes if cfg.conditional == "concat" else 0
-        bias = cfg.d_norm != "batch"  # BatchNorm's shift makes a bias redundant
-        layers: list[nn.Module] = [nn.Conv2d(nc + self.num_classes, ch[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
-        for a, b in zip(ch, ch[1:]):
-            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=bias), norm2d(cfg.d_norm, b), nn.LeakyReLU(0.2, True)]
-        layers.append(nn.Conv2d(ch[-1], 1, base, 1, 0, bias=bias))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = join_label_maps(x, y, self.num_classes) if self.num_classes else x
-        return self.net(h).view(len(x))  # logits
+def discriminator(cfg: ModelConfig, info: DataInfo) -> nn.Module:
+    nc, res = info.shape[0], info.shape[1]
+    k = info.num_classes or 0
+    base, n = _levels(res)
+    ch = [cfg.ndf * min(8, 2**i) for i in range(n)]  # e.g. 64, 128, 256, 512
+    bias = cfg.d_norm != "batch"  # BatchNorm's shift makes a bias redundant
+    nin = nc + (k if cfg.conditional == "concat" else 0)
+    layers: list[nn.Module] = [nn.Conv2d(nin, ch[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
+    for a, b in zip(ch, ch[1:]):
+        layers += [nn.Conv2d(a, b, 4, 2, 1, bias=bias), norm2d(cfg.d_norm, b), nn.LeakyReLU(0.2, True)]
+    body = nn.Sequential(*layers)  # → (N, ch[-1], base, base)
+    if cfg.d_arch == "autoencoder":
+        encoder = nn.Sequential(body, nn.Flatten(), nn.Linear(ch[-1] * base * base, cfg.nz))
+        return AutoencoderD(encoder, DCGANGenerator(dataclasses.replace(cfg, conditional="none"), info))
+    head = nn.Conv2d(ch[-1] + int(cfg.mbstd), 1, base, 1, 0, bias=bias)
+    return Discriminator(body, head, ch[-1], cfg.conditional, k, cfg.mbstd, join=lambda x, y: join_label_maps(x, y, k))
 
 
 def build(cfg: ModelConfig, info: DataInfo):
-    return DCGANGenerator(cfg, info), DCGANDiscriminator(cfg, info)
+    return DCGANGenerator(cfg, info), discriminator(cfg, info)
 
 
 def check(cfg: ModelConfig, info: DataInfo) -> None:

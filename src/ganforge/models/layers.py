@@ -1,10 +1,32 @@
-"""Pieces every model family shares: label conditioning, D normalization, DCGAN init."""
+"""Pieces every model family shares: conditioning, the discriminator's heads, normalization,
+spectral norm, minibatch standard deviation and DCGAN init.
+
+A family supplies only its body (x → features) and its head (features → score); the
+conditioning modes and stabilizers here then work for every family alike.
+"""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..errors import ConfigError
+
+CONDITIONAL = ("none", "concat", "acgan", "projection")
+
+
+class DOut(NamedTuple):
+    """What a discriminator returns when it has more than a score."""
+
+    score: torch.Tensor  # (N,): logits, critic values or energies
+    class_logits: torch.Tensor | None = None  # AC-GAN's auxiliary classifier, (N, K)
+    code: torch.Tensor | None = None  # EBGAN: the autoencoder's embedding, for the pulling-away term
+
+
+def score_of(out) -> torch.Tensor:
+    return out.score if isinstance(out, DOut) else out
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -19,6 +41,15 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalization (Miyato et al. 2018) on every weight layer: each layer's
+    largest singular value is held at 1 by one power iteration per forward pass."""
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
+            nn.utils.parametrizations.spectral_norm(m)
+    return module
+
+
 def norm2d(kind: str, channels: int) -> nn.Module:
     # "layer" normalizes each sample over (C, H, W): GroupNorm with one group. Gradient
     # penalties need a critic without BatchNorm, whose output mixes samples of a batch.
@@ -31,22 +62,95 @@ def norm1d(kind: str, features: int) -> nn.Module:
             "none": nn.Identity}[kind]()
 
 
-class LabelJoin(nn.Module):
-    """cGAN conditioning (Mirza & Osindero 2014): a learned class embedding joined to a flat input."""
+class MinibatchStd(nn.Module):
+    """Appends the batch's mean feature standard deviation as one more channel (Karras et al.
+    2018, sec. 3): D can see a batch with too little variety, which penalizes mode collapse."""
 
-    def __init__(self, num_classes: int, dim: int):
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        std = h.float().std(dim=0, unbiased=False).mean().to(h.dtype) if len(h) > 1 else h.new_zeros(())
+        extra = std.expand(len(h), 1, *h.shape[2:])
+        return torch.cat([h, extra], 1)
+
+
+class GInput(nn.Module):
+    """G's input from z and the class: z alone; z joined with a class embedding (cGAN,
+    Mirza & Osindero 2014; also used with a projection D); or z times a learned class
+    embedding (AC-GAN, Odena et al. 2017)."""
+
+    def __init__(self, mode: str, nz: int, num_classes: int):
         super().__init__()
-        self.embed = nn.Embedding(num_classes, dim)
-        self.dim = dim
+        self.mode = mode
+        self.embed = None
+        if mode in ("concat", "projection"):
+            self.embed = nn.Embedding(num_classes, num_classes)
+        elif mode == "acgan":
+            self.embed = nn.Embedding(num_classes, nz)
+        self.out_dim = nz + (num_classes if mode in ("concat", "projection") else 0)
 
-    def forward(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return torch.cat([h, self.embed(require_labels(y, len(h)))], 1)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if self.embed is None:
+            return z
+        e = self.embed(require_labels(y, len(z)))
+        return z * e if self.mode == "acgan" else torch.cat([z, e], 1)
+
+
+class Discriminator(nn.Module):
+    """body → [minibatch std] → head, with the conditioning of ``mode``:
+
+    - concat: the family's ``join`` adds the class to D's input (cGAN);
+    - projection: score += ⟨embed(y), φ(x)⟩ with φ the sum-pooled features (Miyato & Koyama 2018);
+    - acgan: an auxiliary head classifies φ(x) (Odena et al. 2017); D then returns a DOut.
+    """
+
+    def __init__(self, body: nn.Module, head: nn.Module, features: int, mode: str, num_classes: int,
+                 mbstd: bool = False, join=None):
+        super().__init__()
+        self.body, self.head = body, head
+        self.mbstd = MinibatchStd() if mbstd else None
+        self.join = join if mode == "concat" else None
+        self.embed = nn.Embedding(num_classes, features) if mode == "projection" else None
+        self.aux = nn.Linear(features, num_classes) if mode == "acgan" else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        h = self.body(self.join(x, y) if self.join is not None else x)
+        score = self.head(self.mbstd(h) if self.mbstd is not None else h).view(len(x))
+        if self.embed is None and self.aux is None:
+            return score
+        pooled = h.flatten(2).sum(2) if h.dim() > 2 else h
+        if self.embed is not None:
+            return score + (self.embed(require_labels(y, len(x))) * pooled).sum(1)
+        return DOut(score, self.aux(pooled))
+
+
+class AutoencoderD(nn.Module):
+    """EBGAN's discriminator (Zhao et al. 2017): energy = per-sample reconstruction MSE of an
+    autoencoder; also returns the code for the pulling-away term."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DOut:
+        code = self.encoder(x)
+        energy = (self.decoder(code) - x).pow(2).flatten(1).mean(1)
+        return DOut(energy, code=code)
+
+
+class FlatJoin(nn.Module):
+    """cGAN conditioning of a flat input: a learned class embedding joined to it."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, num_classes)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return torch.cat([x.flatten(1), self.embed(require_labels(y, len(x)))], 1)
 
 
 def join_label_maps(x: torch.Tensor, y: torch.Tensor | None, num_classes: int) -> torch.Tensor:
     """cDCGAN conditioning of an image input: one-hot class maps appended as channels."""
     y = require_labels(y, len(x))
-    maps = torch.nn.functional.one_hot(y, num_classes).to(x.dtype)[:, :, None, None]
+    maps = F.one_hot(y, num_classes).to(x.dtype)[:, :, None, None]
     return torch.cat([x, maps.expand(-1, -1, x.shape[2], x.shape[3])], 1)
 
 

@@ -5,6 +5,7 @@ G z(100) → 256 → 512 → 1024 → 784, ReLU, tanh; D 784 → 1000 → 400 �
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -12,15 +13,15 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from ..data.base import DataInfo
-from .layers import LabelJoin, norm1d
+from .layers import AutoencoderD, Discriminator, FlatJoin, GInput, norm1d
 
 
 class MLPGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig, info: DataInfo):
         super().__init__()
         self.shape = tuple(info.shape)
-        self.join = LabelJoin(info.num_classes, info.num_classes) if cfg.conditional == "concat" else None
-        width = cfg.nz + (self.join.dim if self.join else 0)
+        self.input = GInput(cfg.conditional, cfg.nz, info.num_classes or 0)
+        width = self.input.out_dim
         layers: list[nn.Module] = []
         for h in cfg.g_hidden:
             layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
@@ -31,32 +32,28 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.join(z, y) if self.join else z
-        return self.net(h).view(len(z), *self.shape)
+        return self.net(self.input(z, y)).view(len(z), *self.shape)
 
 
-class MLPDiscriminator(nn.Module):
-    def __init__(self, cfg: ModelConfig, info: DataInfo):
-        super().__init__()
-        self.join = LabelJoin(info.num_classes, info.num_classes) if cfg.conditional == "concat" else None
-        width = math.prod(info.shape) + (self.join.dim if self.join else 0)
-        layers: list[nn.Module] = []
-        for h in cfg.d_hidden:
-            layers += [nn.Linear(width, h), norm1d(cfg.d_norm, h), nn.LeakyReLU(0.2, inplace=True)]
-            if cfg.dropout:
-                layers.append(nn.Dropout(cfg.dropout))
-            width = h
-        layers.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = x.flatten(1)
-        h = self.join(h, y) if self.join else h
-        return self.net(h).view(len(x))  # logits
+def discriminator(cfg: ModelConfig, info: DataInfo) -> nn.Module:
+    k = info.num_classes or 0
+    width = math.prod(info.shape) + (k if cfg.conditional == "concat" else 0)
+    layers: list[nn.Module] = [nn.Flatten()]
+    for h in cfg.d_hidden:
+        layers += [nn.Linear(width, h), norm1d(cfg.d_norm, h), nn.LeakyReLU(0.2, inplace=True)]
+        if cfg.dropout:
+            layers.append(nn.Dropout(cfg.dropout))
+        width = h
+    body = nn.Sequential(*layers)  # → (N, width)
+    if cfg.d_arch == "autoencoder":
+        encoder = nn.Sequential(body, nn.Linear(width, cfg.nz))
+        return AutoencoderD(encoder, MLPGenerator(dataclasses.replace(cfg, conditional="none"), info))
+    head = nn.Linear(width + int(cfg.mbstd), 1)
+    return Discriminator(body, head, width, cfg.conditional, k, cfg.mbstd, join=FlatJoin(k) if cfg.conditional == "concat" else None)
 
 
 def build(cfg: ModelConfig, info: DataInfo):
-    return MLPGenerator(cfg, info), MLPDiscriminator(cfg, info)
+    return MLPGenerator(cfg, info), discriminator(cfg, info)
 
 
 def check(cfg: ModelConfig, info: DataInfo) -> None:
