@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from ganforge import config, models, objectives, training
+from ganforge.augment import DInput
 from ganforge.data.base import DataInfo
 from ganforge.log import Reporter
 
@@ -114,21 +115,23 @@ def classic_stepper(real: torch.Tensor, nz: int, ngf: int, ndf: int) -> tuple[Ca
 # ---------------------------------------------------------------------------- ganforge
 
 def ganforge_stepper(real: torch.Tensor, nz: int, ngf: int, ndf: int) -> tuple[Callable[[], None], Callable[[], list[float]]]:
-    """(one ``training.gan_step`` exactly as ``ganforge.train`` calls it, the losses of the last step)."""
+    """(one ``training.gan_step`` on a Game built as ``ganforge.train`` builds it, the losses of the last step)."""
     nc, res = real.shape[1], real.shape[-1]
     cfg = config.from_dict({"data": {"resolution": res, "channels": nc},
                             "model": {"family": "dcgan", "nz": nz, "ngf": ngf, "ndf": ndf},
                             "objective": {"name": "nonsaturating"}, "train": {"batch_size": len(real)}})
     G, D = (m.to(real.device) for m in models.build(cfg.model, DataInfo("image", (nc, res, res), 0)))
-    obj = objectives.build(cfg.objective)
     opt_g, opt_d = training.make_optimizers(cfg, G, D)
+    T, o = cfg.train, cfg.objective
+    game = training.Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps),
+                         cfg.model.nz, T.d_steps, 0)
     batches = itertools.repeat((real, None))  # the same pre-made batch, endlessly
-    # The training loop reports four scalars per step into a Reporter; so do we (its cost is
-    # part of the step), and its flush gives the losses for the finiteness check.
+    # The training loop reports a few scalars per step into a Reporter; so do we (their cost
+    # is part of the step), and its flush gives the losses for the finiteness check.
     reporter = Reporter(None).__enter__()
 
     def step() -> None:
-        training.gan_step(G, D, obj, opt_g, opt_d, batches, cfg.train.d_steps, nz, 0)
+        training.gan_step(game, batches)
 
     def losses() -> list[float]:
         row = reporter.flush(0)

@@ -183,8 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if extra and args.command not in ("train", "info"):
         parser().error(f"{args.command} takes no --section.key options: {' '.join(extra)}")
+    from .training import TrainingStopped
+
     try:
         args.func(args, extra)
+    except TrainingStopped as e:
+        print(f"ganforge: {e}", file=sys.stderr)
+        return 128 + e.signum
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2

@@ -121,6 +121,8 @@ class TrainConfig:
     sample_every: int = opt(250, "steps between fixed-noise sample grids in samples/", positive)
     ckpt_every: int = opt(1000, "steps between checkpoints", positive)
     keep_ckpts: int = opt(3, "how many recent checkpoints to keep", positive)
+    max_rollbacks: int = opt(3, "on NaN/Inf, roll back to the last checkpoint at most this many times, then stop", non_negative)
+    rollback_lr_factor: float = opt(0.5, "each rollback multiplies the learning rates by this", lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
     n_samples: int = opt(64, "images in each fixed-noise grid (points in each toy scatter: x40)", positive)
     progress: bool = opt(True, "show a progress bar")
     tensorboard: bool = opt(True, "also write TensorBoard events")

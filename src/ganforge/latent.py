@@ -58,7 +58,7 @@ def save_latents(picture: str | Path, z: torch.Tensor, y: torch.Tensor | None = 
 def load_latents(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(z, y or None) from a latents file (or from the picture it belongs to)."""
     p = Path(path)
-    if not p.is_file() and latents_path(p).is_file():
+    if p.suffix != ".npz":  # a picture: its latents file beside it
         p = latents_path(p)
     if not p.is_file():
         raise ConfigError(f"--latents {path}: no such file (a training run keeps RUN/samples/latents.npz; "
@@ -552,11 +552,12 @@ def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple
                             path, title + "\ncolour = the latent z (hue: angle of z[0:2], saturation: its radius)")
     else:
         ta, tb = viz.to_uint8(xa), viz.to_uint8(xb)
-        sep = np.full((*ta.shape[1:2], 1, ta.shape[3]), 255, np.uint8)
+        sep = np.full((*ta.shape[1:2], 1, ta.shape[3]), 128, np.uint8)  # grey: A | B of one pair
         pairs = np.stack([np.concatenate([a, sep, b], 1) for a, b in zip(ta, tb)])
         per_row = math.ceil(math.sqrt(n))
         rows_ = math.ceil(n / per_row)
-        fig = tile_figure(_as_cells(pairs, rows_, per_row), path, title=title, scale=_scale(ta.shape[1]))
+        fig = tile_figure(_as_cells(pairs, rows_, per_row), path, title=title, scale=_scale(ta.shape[1]),
+                          col_labels=["A | B"] * per_row)
         cell = _cell_index(rows_, per_row)[:n]
     fig["latents"] = save_latents(path, z, g_a.labels_for(n), cell=cell, y_b=g_b.labels_for(n))
     json_path = Path(path).with_suffix(".json")
@@ -606,10 +607,8 @@ def tile_figure(cells: list[list[np.ndarray | None]], path: str | Path, row_labe
     left, right = left + extra // 2, right + extra - extra // 2
     FW, FH = left + W + right, top + H + bottom
     fig = plt.figure(figsize=(FW / dpi, FH / dpi), dpi=dpi)
-    if c == 1:
-        fig.figimage(canvas[..., 0], xo=left, yo=bottom, cmap="gray", vmin=0, vmax=255, origin="upper")
-    else:
-        fig.figimage(canvas, xo=left, yo=bottom, origin="upper")
+    # uint8 RGB is drawn as is; a grey image would go through a colormap, which rounds.
+    fig.figimage(canvas.repeat(3, 2) if c == 1 else canvas, xo=left, yo=bottom, origin="upper")
     ax = fig.add_axes([left / FW, bottom / FH, W / FW, H / FH])
     ax.patch.set_visible(False)
     for sp in ax.spines.values():
@@ -629,7 +628,7 @@ def tile_figure(cells: list[list[np.ndarray | None]], path: str | Path, row_labe
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
-    return {"path": Path(path), "canvas_box": (top, left, H, W), "scale": s, "xticks": xticks, "yticks": yticks}
+    return {"path": Path(path), "size": (FW, FH), "canvas_box": (top, left, H, W), "scale": s, "xticks": xticks, "yticks": yticks}
 
 
 def points_figure(panels: list[dict], path: str | Path, title: str = "", dpi: int = 100) -> dict:
@@ -641,7 +640,8 @@ def points_figure(panels: list[dict], path: str | Path, title: str = "", dpi: in
     import matplotlib.pyplot as plt
 
     band = 22 * (title.count("\n") + 1) if title else 0
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), (400 + band) / dpi), dpi=dpi, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), (400 + band) / dpi), dpi=dpi, squeeze=False,
+                             layout="constrained")
     for ax, p in zip(axes[0], panels):
         pts = np.asarray(p["points"])
         ax.scatter(pts[:, 0], pts[:, 1], s=6, c=np.asarray(p["colours"]), linewidths=0)
@@ -658,7 +658,6 @@ def points_figure(panels: list[dict], path: str | Path, title: str = "", dpi: in
         ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 400 / (400 + band)))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)

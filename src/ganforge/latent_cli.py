@@ -165,17 +165,19 @@ def cmd_plane(args, extra) -> None:
     if args.base is not None:
         z, y = _latents(args)
         (base,), yb = latent.rows(z, y, [args.base], "--base")
-        where = f"row {args.base} of {args.latents or latent.default_latents(args.checkpoint)}"
+        src = Path(args.latents or latent.default_latents(args.checkpoint))
+        where = f"row {args.base} of {src}"
+        short = f"row {args.base} of {src.parent.name}/{src.name}"
         if label is None and yb is not None:
             label = int(yb[0])
     else:
         base = g.latents(1, args.seed)[0]
-        where = f"latents(1, seed={args.seed})"
+        where = short = f"latents(1, seed={args.seed})"
     d1, d2 = latent.plane_directions(args.dirs, g.nz, args.seed)
     tag = args.dirs.replace(",", "-")
     name = f"plane-{tag}-base{args.base}" if args.base is not None else f"plane-{tag}-seed{args.seed}"
     path = _png(out_stem(args.out, latent.run_dir(args.checkpoint) / "latent", name))
-    title = f"base + a·d1 + b·d2; base = {Path(where).name if args.base is not None else where}, dirs {args.dirs}, step {args.step:g}"
+    title = f"base + a·d1 + b·d2; base = {short}, dirs {args.dirs}, step {args.step:g}"
     fig = latent.write_plane(g, path, base, d1, d2, args.step, args.n, 0 if label is None else label, title)
     _report([fig["path"], fig["latents"]], f"{args.n}×{args.n} plane through {where}, dirs {args.dirs}")
 

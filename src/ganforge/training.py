@@ -1,13 +1,19 @@
 """The training loop: (1) update D k times, (2) update G, then report, snapshot, checkpoint.
 
-Read ``train`` and ``gan_step`` top to bottom; everything around them is set-up and bookkeeping. The loop
-is the same for every objective and model family: those differ only in objectives.py
-and models/.
+Read ``Trainer.run`` and ``gan_step`` top to bottom; everything around them is set-up and
+bookkeeping. The loop is the same for every objective and model family: those differ only
+in objectives.py and models/. Around it: signals stop it cleanly, and a divergence (NaN or
+Inf) rolls it back to the last checkpoint, a bounded number of times.
 """
 from __future__ import annotations
 
 import copy
+import json
+import math
 import random
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,53 +25,183 @@ from tqdm.auto import tqdm
 from . import checkpoint, config, data, models, objectives, viz
 from .augment import DInput
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, GanforgeError
 from .log import Reporter, read_metrics, report
 
 
 def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None) -> Path:
     """Train a GAN; returns the run directory. ``resume`` continues a run directory."""
-    run = Path(resume) if resume else new_run_dir(out or Path("runs") / "run")
-    device = pick_device(cfg.train.device)
-    seed_everything(cfg.train.seed)
-    source = data.build(cfg.data, cfg.train.seed)
-    G, D = (m.to(device) for m in models.build(cfg.model, source.info))
-    opt_g, opt_d = make_optimizers(cfg, G, D)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.train.ema else None
-    fixed_z, fixed_y = fixed_noise(cfg, source.info, device)
-    step = 0
-    if resume:
-        step = restore(run, G, D, opt_g, opt_d, source, G_ema)
-    else:
-        (run / "config.yaml").write_text(config.to_yaml(cfg))
-        np.savez(run / "samples" / "latents.npz", z=fixed_z.cpu().numpy(), **({} if fixed_y is None else {"y": fixed_y.cpu().numpy()}))
-    batches = source.batches(cfg.train.batch_size, device)
-    T, o = cfg.train, cfg.objective
-    game = Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps),
-                cfg.model.nz, T.d_steps, source.info.num_classes if cfg.model.conditional != "none" else 0)
+    return Trainer(cfg, out, resume).run()
 
-    bar = tqdm(total=T.steps, initial=step, disable=not T.progress, dynamic_ncols=True, desc=run.name)
-    clock = (time.perf_counter(), step)
-    with Reporter(run, T.tensorboard) as reporter:
-        while step < T.steps:
-            step += 1
-            game.aug.step = step
-            gan_step(game, batches)
-            if G_ema is not None:
-                ema_update(G_ema, G, T.ema)
-            bar.update(1)
-            if step % T.log_every == 0 or step == T.steps:
-                now = time.perf_counter()
-                row = reporter.flush(step, img_per_s=T.batch_size * (step - clock[1]) / max(now - clock[0], 1e-9))
-                clock = (now, step)
-                bar.set_postfix_str(progress_text(row), refresh=False)
-            if step % T.sample_every == 0 or step == T.steps:
-                snapshot(G if G_ema is None else G_ema, fixed_z, fixed_y, source, run / "samples" / f"step-{step:06d}.png", f"step {step}")
-            if step % T.ckpt_every == 0 or step == T.steps:
-                save_checkpoint(run, cfg, step, G, D, opt_g, opt_d, source, G_ema)
-    bar.close()
-    finish(run)
-    return run
+
+class TrainingStopped(GanforgeError):
+    """SIGINT or SIGTERM: the step was finished and a checkpoint written."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
+class TrainingDiverged(GanforgeError):
+    """Non-finite losses or weights that rolling back did not cure."""
+
+
+class Trainer:
+    """A run's state (networks, optimizers, data position, step) and the loop over it."""
+
+    def __init__(self, cfg: Config, out=None, resume=None):
+        self.cfg, T, o = cfg, cfg.train, cfg.objective
+        self.dir = Path(resume) if resume else new_run_dir(out or Path("runs") / "run")
+        self.device = pick_device(T.device)
+        seed_everything(T.seed)
+        self.source = data.build(cfg.data, T.seed)
+        G, D = (m.to(self.device) for m in models.build(cfg.model, self.source.info))
+        opt_g, opt_d = make_optimizers(cfg, G, D)
+        self.game = Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps),
+                         cfg.model.nz, T.d_steps, self.source.info.num_classes if cfg.model.conditional != "none" else 0)
+        self.G_ema = copy.deepcopy(G).eval().requires_grad_(False) if T.ema else None
+        self.fixed = fixed_noise(cfg, self.source.info, self.device)
+        self.step, self.rollbacks = 0, 0
+        if resume:
+            self.restore(checkpoint.resolve(self.dir))
+        else:
+            (self.dir / "config.yaml").write_text(config.to_yaml(cfg))
+            z, y = self.fixed
+            np.savez(self.dir / "samples" / "latents.npz", z=z.cpu().numpy(), **({} if y is None else {"y": y.cpu().numpy()}))
+            self.save()  # step 0: a divergence always has a checkpoint to roll back to
+        self.batches = self.source.batches(T.batch_size, self.device)
+
+    def run(self) -> Path:
+        T = self.cfg.train
+        bar = tqdm(total=T.steps, initial=self.step, disable=not T.progress, dynamic_ncols=True, desc=self.dir.name)
+        clock = (time.perf_counter(), self.step)
+        try:
+            with Reporter(self.dir, T.tensorboard) as reporter, SignalGuard() as stop:
+                while self.step < T.steps:
+                    self.step += 1
+                    self.game.aug.step = self.step
+                    gan_step(self.game, self.batches)
+                    if self.G_ema is not None:
+                        ema_update(self.G_ema, self.game.G, T.ema)
+                    bar.update(1)
+                    due = lambda every: self.step % every == 0 or self.step == T.steps
+                    if due(T.log_every):
+                        now = time.perf_counter()
+                        row = reporter.flush(self.step, img_per_s=T.batch_size * (self.step - clock[1]) / max(now - clock[0], 1e-9))
+                        clock = (now, self.step)
+                        bar.set_postfix_str(progress_text(row), refresh=False)
+                        if not all(math.isfinite(v) for v in row.values()):
+                            self.recover(f"a non-finite loss at step {self.step}", bar)
+                            continue
+                    if due(T.sample_every):
+                        self.snapshot()
+                    if due(T.ckpt_every) or stop.signum:
+                        if not self.finite():
+                            self.recover(f"non-finite weights at step {self.step}", bar)
+                            continue
+                        path = self.save()
+                    if stop.signum:
+                        name = signal.Signals(stop.signum).name
+                        raise TrainingStopped(f"stopped by {name} at step {self.step}; checkpoint {path}. "
+                                              f"Resume with: ganforge train --resume {self.dir}", stop.signum)
+        except OSError as e:  # a full disk or an unwritable directory, outside a checkpoint write
+            raise GanforgeError(f"could not write {e.filename or self.dir}: {e.strerror or e}; the last checkpoint "
+                                f"({checkpoint.latest(self.dir / 'checkpoints')}) is intact: free space, then "
+                                f"ganforge train --resume {self.dir}") from None
+        finally:
+            bar.close()
+        finish(self.dir)
+        return self.dir
+
+    # -- state ---------------------------------------------------------------------------
+    def save(self) -> Path:
+        g = self.game
+        state = {
+            "config": self.cfg.to_dict(),
+            "data_info": self.source.info.to_dict(),
+            "step": self.step,
+            "rollbacks": self.rollbacks,
+            "G": g.G.state_dict(),
+            "D": g.D.state_dict(),
+            "opt_g": g.opt_g.state_dict(),
+            "opt_d": g.opt_d.state_dict(),
+            "rng": checkpoint.rng_state(),
+            "data_state": self.source.state_dict(),
+        }
+        if self.G_ema is not None:
+            state["G_ema"] = self.G_ema.state_dict()
+        path = checkpoint.save(self.dir / "checkpoints" / f"step-{self.step:06d}.pt", state)
+        checkpoint.prune(self.dir / "checkpoints", self.cfg.train.keep_ckpts)
+        return path
+
+    def restore(self, path: Path) -> None:
+        g = self.game
+        state = checkpoint.load(path)
+        checkpoint.load_weights(g.G, state["G"], "generator", path)
+        checkpoint.load_weights(g.D, state["D"], "discriminator", path)
+        if self.G_ema is not None:
+            checkpoint.load_weights(self.G_ema, state.get("G_ema", state["G"]), "generator (EMA)", path)
+        g.opt_g.load_state_dict(state["opt_g"])
+        g.opt_d.load_state_dict(state["opt_d"])
+        self.source.load_state_dict(state["data_state"])
+        checkpoint.set_rng_state(state["rng"])
+        self.step, self.rollbacks = int(state["step"]), int(state.get("rollbacks", 0))
+
+    def finite(self) -> bool:
+        nets = [self.game.G, self.game.D] + ([] if self.G_ema is None else [self.G_ema])
+        return all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
+
+    def recover(self, reason: str, bar) -> None:
+        """Divergence: back to the last checkpoint (only finite ones are ever written), with
+        lower learning rates and fresh noise; give up after train.max_rollbacks attempts."""
+        T = self.cfg.train
+        last = checkpoint.latest(self.dir / "checkpoints")
+        attempt = self.rollbacks + 1
+        if attempt > T.max_rollbacks or last is None:
+            raise TrainingDiverged(f"training diverged ({reason}) and {T.max_rollbacks} rollbacks did not cure it; "
+                                   f"the last finite checkpoint is {last}. Try lower learning rates (--optim.lr_d, "
+                                   "--optim.lr_g), the nonsaturating or wgan-gp objective, or --model.spectral_norm true")
+        self.restore(last)
+        self.rollbacks = attempt  # restore() read the count saved with that checkpoint
+        factor = T.rollback_lr_factor**attempt
+        for opt in (self.game.opt_g, self.game.opt_d):
+            for group in opt.param_groups:
+                group["lr"] *= factor
+        torch.manual_seed(T.seed + 7919 * attempt)  # a different path from the same state
+        self.batches = self.source.batches(T.batch_size, self.device)
+        bar.n = self.step
+        msg = f"{reason}: rolled back to step {self.step}, learning rates x{factor:g} (attempt {attempt} of {T.max_rollbacks})"
+        tqdm.write(f"ganforge: warning: {msg}")
+        with open(self.dir / "health.jsonl", "a") as f:
+            f.write(json.dumps({"step": self.step, "event": "rollback", "reason": reason, "lr_factor": factor}) + "\n")
+
+    def snapshot(self) -> None:
+        G = self.game.G if self.G_ema is None else self.G_ema
+        snapshot(G, *self.fixed, self.source, self.dir / "samples" / f"step-{self.step:06d}.png", f"step {self.step}")
+        thin_frames(self.dir / "samples")
+
+
+class SignalGuard:
+    """First SIGINT/SIGTERM: note it, so the loop finishes the step, checkpoints and stops.
+    A second one raises KeyboardInterrupt at once; atomic writes mean nothing is corrupted."""
+
+    def __enter__(self):
+        self.signum, self._old = None, {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\nganforge: {signal.Signals(signum).name}: finishing this step and writing a checkpoint "
+              "(press Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
@@ -199,39 +335,6 @@ def new_run_dir(out: str | Path) -> Path:
 
 # ---------------------------------------------------------------------------- state
 
-def save_checkpoint(run: Path, cfg: Config, step: int, G, D, opt_g, opt_d, source, G_ema=None) -> Path:
-    state = {
-        "config": cfg.to_dict(),
-        "data_info": source.info.to_dict(),
-        "step": step,
-        "G": G.state_dict(),
-        "D": D.state_dict(),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict(),
-        "rng": checkpoint.rng_state(),
-        "data_state": source.state_dict(),
-    }
-    if G_ema is not None:
-        state["G_ema"] = G_ema.state_dict()
-    path = checkpoint.save(run / "checkpoints" / f"step-{step:06d}.pt", state)
-    checkpoint.prune(run / "checkpoints", cfg.train.keep_ckpts)
-    return path
-
-
-def restore(run: Path, G, D, opt_g, opt_d, source, G_ema=None) -> int:
-    path = checkpoint.resolve(run)
-    state = checkpoint.load(path)
-    checkpoint.load_weights(G, state["G"], "generator", path)
-    if G_ema is not None:
-        checkpoint.load_weights(G_ema, state["G_ema"], "generator (EMA)", path)
-    checkpoint.load_weights(D, state["D"], "discriminator", path)
-    opt_g.load_state_dict(state["opt_g"])
-    opt_d.load_state_dict(state["opt_d"])
-    source.load_state_dict(state["data_state"])
-    checkpoint.set_rng_state(state["rng"])
-    return int(state["step"])
-
-
 # ---------------------------------------------------------------------------- pictures
 
 @torch.no_grad()
@@ -252,6 +355,18 @@ def snapshot(G, z, y, source, path: Path, title: str) -> None:
         viz.scatter((x * s).numpy(), (real * s).numpy(), path, info.centers, title, lim=1.1 * s)
     else:
         viz.save_grid(x, path)
+
+
+MAX_FRAMES = 100  # snapshot PNGs kept per run: long runs stay bounded on disk
+
+
+def thin_frames(samples: Path) -> None:
+    """Past MAX_FRAMES snapshots, drop every other one (never the first or the latest): the
+    timelapse still spans the whole run, at a coarser pace for its early part."""
+    frames = sorted(samples.glob("step-*.png"))
+    if len(frames) > MAX_FRAMES:
+        for p in frames[1:-1:2]:
+            p.unlink(missing_ok=True)
 
 
 def finish(run: Path) -> None:
