@@ -47,12 +47,14 @@ def resume_config(run: str, extra: list[str]) -> config.Config:
 
 
 def cmd_sample(args, extra) -> None:
-    from . import load, viz
+    from . import latent, load, viz
 
     g = load(args.checkpoint)
     out = Path(args.out)
-    x = g.sample(args.n, seed=args.seed, labels=args.cls)
+    z = (latent.truncated_latents(args.n, g.nz, args.truncation, seed=args.seed) if args.truncation is not None
+         else g.latents(args.n, seed=args.seed))
     y = g.labels_for(args.n, args.cls)
+    x = g(z, y)
     out.parent.mkdir(parents=True, exist_ok=True)
     if g.info.kind == "points":
         if out.suffix == ".npz":
@@ -71,6 +73,7 @@ def cmd_sample(args, extra) -> None:
         out.mkdir(parents=True, exist_ok=True)
         for i, im in enumerate(viz.to_uint8(x)):
             Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(out / f"{i:06d}.png")
+    latent.save_latents(out, z, y)  # X.png, X.npz or folder X → X.latents.npz: addressable samples
     print(f"wrote {args.n} samples to {out}")
 
 
@@ -148,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="OUT.png (grid), OUT.npz (arrays) or OUT (a folder of PNGs)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--class", dest="cls", type=int, default=None, help="conditional models: draw this class")
+    s.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="truncation trick: redraw latent coordinates with |z| > PSI (e.g. 0.7)")
     s.set_defaults(func=cmd_sample)
 
     i = sub.add_parser("info", help="layers and parameter counts of a run's networks (or of a preset's)")
@@ -158,6 +163,10 @@ def parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=cmd_presets)
+
+    from . import latent_cli
+
+    latent_cli.register(sub)
     return p
 
 

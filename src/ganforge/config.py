@@ -129,6 +129,21 @@ class TrainConfig:
 
 
 @dataclass
+class HealthConfig:
+    enabled: bool = opt(True, "watch for failure modes while training (health.jsonl, warnings, `ganforge diagnose`)")
+    every: int = opt(200, "steps between probes of sample diversity (and toy modes)", positive)
+    window: int = opt(5, "flushed metric rows (train.log_every steps each) a condition is judged over", positive)
+    warmup: float = opt(0.1, "fraction of train.steps before conditions are judged", in_range(0, 1))
+    action: str = opt("warn", "on a condition: warn; stop (checkpoint and exit); rollback (to the last checkpoint, D's learning rate x health.rollback_lr_d)",
+                      one_of("warn", "stop", "rollback"))
+    conditions: list[str] = opt(["d_wins", "vanishing_g_grad", "mode_collapse", "oscillation", "divergence"],
+                                "conditions that trigger health.action",
+                                lambda v: None if set(v) <= {"d_wins", "vanishing_g_grad", "mode_collapse", "oscillation", "divergence"}
+                                else "must be a list of d_wins, vanishing_g_grad, mode_collapse, oscillation, divergence")
+    rollback_lr_d: float = opt(0.5, "health.action rollback: D's learning rate is multiplied by this", lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
+
+
+@dataclass
 class Config:
     description: str = opt("", "one line about this configuration")
     data: DataConfig = field(default_factory=DataConfig)
@@ -136,12 +151,13 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-SECTIONS = ("data", "model", "objective", "optim", "train")
+SECTIONS = ("data", "model", "objective", "optim", "train", "health")
 
 
 # ---------------------------------------------------------------------------- presets

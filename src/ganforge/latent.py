@@ -91,7 +91,7 @@ def default_latents(source: str | Path) -> Path:
 
 def rows(z: torch.Tensor, y: torch.Tensor | None, index: list[int], option: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Rows ``index`` of a latents file, checked: an index out of range names the option."""
-    bad = [i for i in index if not -len(z) <= i < len(z)]
+    bad = [i for i in index if not 0 <= i < len(z)]
     if bad:
         raise ConfigError(f"{option} {','.join(map(str, bad))}: the latents file has {len(z)} rows (valid 0..{len(z) - 1})")
     idx = torch.as_tensor(index, dtype=torch.long)
@@ -491,8 +491,7 @@ def write_class_interpolation(g, path: str | Path, z: torch.Tensor, row_names: l
     if steps < 2:
         raise ConfigError(f"--steps {steps}: must be >= 2")
     t = torch.linspace(0, 1, steps, dtype=torch.float64)
-    with torch.no_grad():
-        e0, e1 = emb(torch.tensor([k0, k1], device=emb.weight.device)).detach().cpu().float()
+    e0, e1 = emb(torch.tensor([k0, k1], device=emb.weight.device)).cpu().float()
     e = lerp(e0, e1, t)  # (steps, dim)
     zz, ee = z.repeat_interleave(steps, 0), e.repeat(len(z), 1)
     x = viz.to_uint8(generate_with_embeddings(g, zz, ee))
@@ -532,17 +531,17 @@ def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple
     xa, xb = g_a(z, g_a.labels_for(n)), g_b(z, g_b.labels_for(n))
     if g_a.info.kind == "image":
         fa, fb = ((xa.flatten(1) + 1) / 2).double(), ((xb.flatten(1) + 1) / 2).double()
-        d = torch.cdist(fa, fb) / math.sqrt(fa.shape[1])
+        d = torch.cdist(fa, fb, compute_mode="donot_use_mm_for_euclid_dist") / math.sqrt(fa.shape[1])
         space = "pixels: RMS difference of pixel values in [0, 1]"
     else:
-        d = torch.cdist(xa.double(), xb.double())
+        d = torch.cdist(xa.double(), xb.double(), compute_mode="donot_use_mm_for_euclid_dist")
         space = "data coordinates: Euclidean distance"
     paired = float(d.diagonal().mean())
     unpaired = float((d.sum() - d.diagonal().sum()) / (n * n - n))
     stats = {"run_a": str(names[0]), "run_b": str(names[1]), "n": n, "seed": seed, "distance": space,
-             "paired": paired, "unpaired": unpaired, "ratio": paired / unpaired if unpaired > 0 else float("nan")}
+             "paired": paired, "unpaired": unpaired, "ratio": paired / unpaired if unpaired > 0 else None}
     title = (f"left {names[0]} | right {names[1]}, same z;  paired {paired:.3g} vs unpaired {unpaired:.3g} "
-             f"(ratio {stats['ratio']:.2f})")
+             f"(ratio {stats['ratio'] or float('nan'):.2f})")
     cell = None
     if g_a.info.kind == "points":
         colours = position_colours(z[:, :2].double(), 2.5)

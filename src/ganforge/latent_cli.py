@@ -240,7 +240,7 @@ def cmd_compare(args, extra) -> None:
     print(f"same z through {na} and {nb} ({s['n']} latent vectors, seed {s['seed']}; distance: {s['distance']}):")
     print(f"  paired   {s['paired']:.4f}   (mean distance of G_A(z_i) and G_B(z_i))")
     print(f"  unpaired {s['unpaired']:.4f}   (mean over i != j: unrelated outputs)")
-    print(f"  ratio    {s['ratio']:.3f}   (about 1: the runs map the same z to unrelated outputs; 0: identical)")
+    print(f"  ratio    {s['ratio'] or float('nan'):.3f}   (about 1: the runs map the same z to unrelated outputs; 0: identical)")
     _report([fig["path"], fig["json"], fig["latents"]], "side-by-side comparison")
 
 

@@ -48,6 +48,16 @@ class Objective:
         s = score_of(out)
         return s if self.critic else torch.sigmoid(s)
 
+    def accuracy(self, out_real, out_fake) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's accuracy on real and on fake: a logit's sign for classifiers; for critics,
+        whether a sample scores on the right side of the other batch's mean."""
+        r, f = score_of(out_real), score_of(out_fake)
+        if self.critic:
+            lower_is_real = isinstance(self, Energy)
+            r, f = (f.mean() - r, f - r.mean()) if lower_is_real else (r - f.mean(), r.mean() - f)
+            return (r > 0).float().mean(), (f > 0).float().mean()
+        return (r > 0).float().mean(), (f < 0).float().mean()
+
     # -- what the loop calls ------------------------------------------------------------
     def d_real(self, out, y) -> torch.Tensor:
         return self.d_loss_real(score_of(out)) + self._aux(out, y)

@@ -26,7 +26,9 @@ from . import checkpoint, config, data, models, objectives, viz
 from .augment import DInput
 from .config import Config
 from .errors import ConfigError, GanforgeError
+from .health import HealthMonitor, event_text
 from .log import Reporter, read_metrics, report
+from .models.layers import score_of
 
 
 def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None) -> Path:
@@ -46,6 +48,10 @@ class TrainingDiverged(GanforgeError):
     """Non-finite losses or weights that rolling back did not cure."""
 
 
+class HealthStop(GanforgeError):
+    """health.action stop: a failure mode was detected; a checkpoint was written."""
+
+
 class Trainer:
     """A run's state (networks, optimizers, data position, step) and the loop over it."""
 
@@ -61,6 +67,8 @@ class Trainer:
                          cfg.model.nz, T.d_steps, self.source.info.num_classes if cfg.model.conditional != "none" else 0)
         self.G_ema = copy.deepcopy(G).eval().requires_grad_(False) if T.ema else None
         self.fixed = fixed_noise(cfg, self.source.info, self.device)
+        self.health = HealthMonitor(self.dir, cfg.health.window, self.game.obj, int(cfg.health.warmup * T.steps),
+                                    self.source.info.kind) if cfg.health.enabled else None
         self.step, self.rollbacks = 0, 0
         if resume:
             self.restore(checkpoint.resolve(self.dir))
@@ -85,13 +93,19 @@ class Trainer:
                         ema_update(self.G_ema, self.game.G, T.ema)
                     bar.update(1)
                     due = lambda every: self.step % every == 0 or self.step == T.steps
+                    if self.health is not None and self.step % self.cfg.health.every == 0:
+                        for k, v in self.probe().items():
+                            reporter.report(k, v)
                     if due(T.log_every):
                         now = time.perf_counter()
                         row = reporter.flush(self.step, img_per_s=T.batch_size * (self.step - clock[1]) / max(now - clock[0], 1e-9))
                         clock = (now, self.step)
                         bar.set_postfix_str(progress_text(row), refresh=False)
                         if not all(math.isfinite(v) for v in row.values()):
+                            self.judge(row)
                             self.recover(f"a non-finite loss at step {self.step}", bar)
+                            continue
+                        if self.judge(row):
                             continue
                     if due(T.sample_every):
                         self.snapshot()
@@ -130,6 +144,8 @@ class Trainer:
         }
         if self.G_ema is not None:
             state["G_ema"] = self.G_ema.state_dict()
+        if self.health is not None:
+            state["health"] = self.health.state_dict()
         path = checkpoint.save(self.dir / "checkpoints" / f"step-{self.step:06d}.pt", state)
         checkpoint.prune(self.dir / "checkpoints", self.cfg.train.keep_ckpts)
         return path
@@ -144,6 +160,8 @@ class Trainer:
         g.opt_g.load_state_dict(state["opt_g"])
         g.opt_d.load_state_dict(state["opt_d"])
         self.source.load_state_dict(state["data_state"])
+        if self.health is not None and "health" in state:
+            self.health.load_state_dict(state["health"])
         checkpoint.set_rng_state(state["rng"])
         self.step, self.rollbacks = int(state["step"]), int(state.get("rollbacks", 0))
 
@@ -151,9 +169,42 @@ class Trainer:
         nets = [self.game.G, self.game.D] + ([] if self.G_ema is None else [self.G_ema])
         return all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
 
-    def recover(self, reason: str, bar) -> None:
+    def probe(self) -> dict:
+        """Health's periodic look at the samples: a fixed batch through G (EMA if on)."""
+        G = self.game.G if self.G_ema is None else self.G_ema
+        gen = torch.Generator().manual_seed(self.cfg.train.seed + 2)
+        z = torch.randn(256, self.cfg.model.nz, generator=gen).to(self.device)
+        y = torch.arange(256, device=self.device) % self.game.num_classes if self.game.num_classes else None
+        was_training = G.training
+        G.eval()
+        with torch.no_grad():
+            fake = G(z, y).float().cpu()
+        G.train(was_training)
+        real, _ = self.source.real_samples(256, seed=0)
+        return self.health.probe(self.step, fake, real, self.source.info)
+
+    def judge(self, row: dict) -> bool:
+        """Health events for this row: print them, and act. True when training rolled back."""
+        if self.health is None:
+            return False
+        h = self.cfg.health
+        for e in self.health.observe(self.step, row):
+            tqdm.write(("ganforge: warning: " if e["status"] == "start" else "ganforge: note: ") + event_text(e))
+            if e["status"] != "start" or e["condition"] not in h.conditions or e["condition"] == "divergence":
+                continue  # divergence has its own rollback
+            if h.action == "stop":
+                path = self.save()
+                raise HealthStop(f"stopped at step {self.step} on {e['title']} ({e['detail']}); checkpoint {path}. "
+                                 f"Try: {'; '.join(e['remedies'])}")
+            if h.action == "rollback":
+                self.recover(e["title"], None, lr_d_factor=h.rollback_lr_d)
+                return True
+        return False
+
+    def recover(self, reason: str, bar, lr_d_factor: float | None = None) -> None:
         """Divergence: back to the last checkpoint (only finite ones are ever written), with
-        lower learning rates and fresh noise; give up after train.max_rollbacks attempts."""
+        lower learning rates and fresh noise; give up after train.max_rollbacks attempts.
+        A health rollback changes only D's learning rate (``lr_d_factor``)."""
         T = self.cfg.train
         last = checkpoint.latest(self.dir / "checkpoints")
         attempt = self.rollbacks + 1
@@ -163,14 +214,16 @@ class Trainer:
                                    "--optim.lr_g), the nonsaturating or wgan-gp objective, or --model.spectral_norm true")
         self.restore(last)
         self.rollbacks = attempt  # restore() read the count saved with that checkpoint
-        factor = T.rollback_lr_factor**attempt
-        for opt in (self.game.opt_g, self.game.opt_d):
+        factor = (lr_d_factor or T.rollback_lr_factor) ** attempt
+        for opt in (self.game.opt_d,) if lr_d_factor else (self.game.opt_g, self.game.opt_d):
             for group in opt.param_groups:
                 group["lr"] *= factor
         torch.manual_seed(T.seed + 7919 * attempt)  # a different path from the same state
         self.batches = self.source.batches(T.batch_size, self.device)
-        bar.n = self.step
-        msg = f"{reason}: rolled back to step {self.step}, learning rates x{factor:g} (attempt {attempt} of {T.max_rollbacks})"
+        if bar is not None:
+            bar.n = self.step
+        which = "D's learning rate" if lr_d_factor else "learning rates"
+        msg = f"{reason}: rolled back to step {self.step}, {which} x{factor:g} (attempt {attempt} of {T.max_rollbacks})"
         tqdm.write(f"ganforge: warning: {msg}")
         with open(self.dir / "health.jsonl", "a") as f:
             f.write(json.dumps({"step": self.step, "event": "rollback", "reason": reason, "lr_factor": factor}) + "\n")
@@ -242,6 +295,7 @@ def gan_step(game: Game, batches) -> None:
         if penalty is not None:
             penalty.backward()
             report("penalty_d", penalty.detach())
+        report("grad_d", grad_norm(D))
         game.opt_d.step()
         obj.after_d_step(D)  # weight clipping
 
@@ -252,6 +306,7 @@ def gan_step(game: Game, batches) -> None:
     penalty = obj.g_penalty(fake, z)  # mode seeking
     game.opt_g.zero_grad(set_to_none=True)
     (loss_g if penalty is None else loss_g + penalty).backward()
+    report("grad_g", grad_norm(G))
     game.opt_g.step()
     D.requires_grad_(True)
 
@@ -261,6 +316,17 @@ def gan_step(game: Game, batches) -> None:
         report("d_real", obj.readout(out_real).mean())
         report("d_fake", obj.readout(out_fake).mean())  # D(G(z)) before D's update
         report("d_fake_after", obj.readout(out_g).mean())  # and after it, as G sees D
+        acc_real, acc_fake = obj.accuracy(out_real, out_fake)
+        report("acc_real", acc_real)
+        report("acc_fake", acc_fake)
+        if obj.critic:  # E D(x) - E D(G(z)): the critic's Wasserstein estimate
+            report("w_estimate", score_of(out_real).mean() - score_of(out_fake).mean())
+
+
+def grad_norm(net: torch.nn.Module) -> torch.Tensor:
+    """The global L2 norm of a network's gradients (one fused kernel per device)."""
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
 
 
 @torch.no_grad()

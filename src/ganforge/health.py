@@ -1,0 +1,208 @@
+"""Training health: detect, explain and act on the known GAN failure modes while training.
+
+Two kinds of signal feed the monitor:
+
+- every ``train.log_every`` steps, the flushed means of what ``gan_step`` reports: losses,
+  D(x), D(G(z)) before and after D's update, D's accuracy on real and fake, the gradient
+  norms of G and D, the critic's Wasserstein estimate;
+- every ``health.every`` steps, a probe (one G forward of a fixed batch): the diversity of
+  generated samples in a feature space against the data's, and for 2-D toys the modes
+  captured (PacGAN protocol). This is the only extra compute: about one training step per
+  probe, so about 1% of training time at the defaults.
+
+Each condition has a plain-language explanation and concrete remedies. When one starts, a
+warning goes to the progress display and an event to ``health.jsonl``; when it ends, a note.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .metrics.toy import toy_scores
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    title: str
+    explanation: str
+    remedies: tuple[str, ...]
+
+
+CONDITIONS = {c.name: c for c in [
+    Condition("d_wins", "the discriminator wins outright",
+              "D tells real from generated almost perfectly (loss near 0, accuracy near 100%), so its verdict "
+              "carries no useful direction for G: training stops converging (the classic 'D loss -> 0, G loss -> 100').",
+              ("lower D's learning rate (--optim.lr_d) or use separate rates (TTUR)",
+               "add one-sided label smoothing (--objective.label_smoothing 0.1) or instance noise (--objective.instance_noise 0.1)",
+               "use spectral norm in D (--model.spectral_norm true) or a WGAN-GP / hinge objective",
+               "on small datasets add DiffAugment (--objective.diffaugment color,translation,cutout)")),
+    Condition("vanishing_g_grad", "the generator's gradient vanishes",
+              "G's gradient has fallen to a tiny fraction of its early size while D rejects its samples: with the "
+              "saturating minimax loss log(1 - D(G(z))), a confident D gives G almost no gradient to learn from.",
+              ("switch to the non-saturating loss (--objective.name nonsaturating)",
+               "or use a Wasserstein objective with a gradient penalty (--objective.name wgan-gp --model.d_norm layer)",
+               "weaken D: lower --optim.lr_d, add label smoothing or instance noise")),
+    Condition("mode_collapse", "mode collapse",
+              "G covers only part of the data: its samples are much less diverse than real data (or, on a toy, "
+              "land on few of the modes). Different latents map to nearly the same output.",
+              ("add a minibatch standard-deviation feature to D (--model.mbstd true)",
+               "add the mode-seeking regularizer (--objective.mode_seeking 1.0)",
+               "use WGAN-GP or spectral norm, which give G gradients toward every part of the data",
+               "average G's weights (--train.ema 0.999); lower learning rates")),
+    Condition("oscillation", "oscillation or forgetting",
+              "sample quality or diversity swings up and down, or the losses spike: G and D chase each other "
+              "around the equilibrium instead of settling, and what G learned is forgotten and relearned.",
+              ("lower both learning rates (--optim.lr_g, --optim.lr_d)",
+               "use Adam beta1 0.5 or 0 with beta2 0.9-0.999",
+               "average G's weights (--train.ema 0.999) and sample from the average",
+               "use spectral norm or a gradient penalty (R1: --objective.r1_weight 10)")),
+    Condition("divergence", "divergence (NaN or Inf)",
+              "a loss or a weight became NaN or infinite; nothing after this point is meaningful.",
+              ("training rolls back to the last finite checkpoint with lower learning rates (train.max_rollbacks)",
+               "lower the learning rates; check the data range ([-1, 1])",
+               "use spectral norm, a gradient penalty or a bounded objective (hinge)")),
+]}
+
+# Thresholds, each over a window of ``health.window`` flushed rows.
+D_WINS_LOSS = 0.05  # mean D loss below this (cross-entropy objectives) ...
+D_WINS_ACC = 0.98  # ... with D's accuracy above this on real and on fake
+VANISH_RATIO = 0.01  # G's gradient below 1% of its early median ...
+VANISH_D_FAKE = 0.05  # ... while D(G(z)) is below this
+COLLAPSE_DIVERSITY = 0.4  # generated diversity below 40% of the data's
+COLLAPSE_MODES = 0.75  # toys: fewer than 75% of the modes captured
+SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations from its recent median
+SWING_HQ = 0.2  # toys: std of % high quality over the last probes
+SWING_DIVERSITY = 0.35  # std of the diversity ratio over the last probes
+
+
+class HealthMonitor:
+    def __init__(self, run_dir: Path | None, window: int, objective, warmup_step: int, kind: str = "image"):
+        self.path = None if run_dir is None else Path(run_dir) / "health.jsonl"
+        self.window = window
+        self.cross_entropy = not objective.critic  # D loss near 0 means "D wins" only for classifier losses
+        self.warmup_step = warmup_step
+        self.rows: deque = deque(maxlen=4 * window)
+        self.probes: deque = deque(maxlen=window)
+        self.grad_g_early: list[float] = []
+        self.active: dict[str, str] = {}  # condition -> detail
+
+    # -- state (part of every checkpoint, so a resumed run judges the same history) -----
+    def state_dict(self) -> dict:
+        return {"rows": list(self.rows), "probes": list(self.probes), "grad_g_early": self.grad_g_early,
+                "active": dict(self.active)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows = deque(state["rows"], maxlen=self.rows.maxlen)
+        self.probes = deque(state["probes"], maxlen=self.probes.maxlen)
+        self.grad_g_early = list(state["grad_g_early"])
+        self.active = dict(state["active"])
+
+    # -- signals -------------------------------------------------------------------------
+    def observe(self, step: int, row: dict) -> list[dict]:
+        """Judge the flushed metrics; returns the events (conditions started or ended)."""
+        self.rows.append({k: v for k, v in row.items() if isinstance(v, (int, float))})
+        if "grad_g" in row and len(self.grad_g_early) < 3:
+            self.grad_g_early.append(float(row["grad_g"]))
+        found: dict[str, str] = {}
+        if not all(math.isfinite(v) for v in self.rows[-1].values()):
+            found["divergence"] = "non-finite values: " + ", ".join(k for k, v in self.rows[-1].items() if not math.isfinite(v))
+        if len(self.rows) >= self.window and step >= self.warmup_step:
+            recent = list(self.rows)[-self.window:]
+            mean = lambda k: sum(r.get(k, math.nan) for r in recent) / len(recent)
+            if self.cross_entropy and mean("loss_d") < D_WINS_LOSS and min(mean("acc_real"), mean("acc_fake")) > D_WINS_ACC:
+                found["d_wins"] = f"D loss {mean('loss_d'):.4f}, accuracy {100 * mean('acc_real'):.1f}% real / {100 * mean('acc_fake'):.1f}% fake"
+            if self.grad_g_early and "grad_g" in recent[-1]:
+                early = sorted(self.grad_g_early)[len(self.grad_g_early) // 2]
+                d_fake = mean("d_fake_after")
+                if mean("grad_g") < VANISH_RATIO * early and (not self.cross_entropy or d_fake < VANISH_D_FAKE):
+                    found["vanishing_g_grad"] = f"|grad G| {mean('grad_g'):.2e}, {100 * mean('grad_g') / early:.2f}% of its early {early:.2e}; D(G(z)) {d_fake:.3f}"
+            spikes = self._spikes()
+            if spikes:
+                found["oscillation"] = spikes
+        for name, detail in self._probe_conditions().items():
+            found.setdefault(name, detail)
+        return self._transitions(step, found)
+
+    def _spikes(self) -> str:
+        hist = list(self.rows)
+        if len(hist) < 2 * self.window:
+            return ""
+        hits = []
+        for key in ("loss_d", "loss_g"):
+            past = sorted(r[key] for r in hist[: -self.window] if key in r)
+            if not past:
+                continue
+            med = past[len(past) // 2]
+            mad = sorted(abs(v - med) for v in past)[len(past) // 2] or 1e-8
+            n = sum(abs(r[key] - med) / (1.4826 * mad) > SPIKE_Z for r in hist[-self.window:] if key in r)
+            if n >= 2:
+                hits.append(f"{n} spikes in {key}")
+        return ", ".join(hits)
+
+    def probe(self, step: int, fake: torch.Tensor, real: torch.Tensor, info) -> dict:
+        """Diversity (and toy modes) of a fixed generated batch; returns the values to report."""
+        result = {"diversity": diversity(fake) / max(diversity(real), 1e-12)}
+        if info.kind == "points" and info.centers is not None:
+            s = toy_scores(fake * info.point_scale, info.centers, info.std)
+            result.update(modes=float(s.modes), high_quality=s.high_quality)
+            result["total_modes"] = float(s.total_modes)
+        self.probes.append({"step": step, **result})
+        return result
+
+    def _probe_conditions(self) -> dict[str, str]:
+        if not self.probes or self.probes[-1]["step"] < self.warmup_step:
+            return {}
+        last, found = self.probes[-1], {}
+        if "modes" in last and last["modes"] < COLLAPSE_MODES * last["total_modes"]:
+            found["mode_collapse"] = f"{int(last['modes'])} of {int(last['total_modes'])} modes captured"
+        elif last["diversity"] < COLLAPSE_DIVERSITY:
+            found["mode_collapse"] = f"sample diversity {100 * last['diversity']:.0f}% of the data's"
+        recent = [p for p in self.probes if p["step"] >= self.warmup_step]
+        if len(recent) >= 4:
+            key, limit = ("high_quality", SWING_HQ) if "high_quality" in last else ("diversity", SWING_DIVERSITY)
+            vals = [p[key] for p in recent]
+            mu = sum(vals) / len(vals)
+            sd = math.sqrt(sum((v - mu) ** 2 for v in vals) / len(vals))
+            if sd > limit:
+                found["oscillation"] = f"{key.replace('_', ' ')} swinging (std {sd:.2f} over {len(vals)} probes)"
+        return found
+
+    def _transitions(self, step: int, found: dict[str, str]) -> list[dict]:
+        events = []
+        for name in found.keys() - self.active.keys():
+            c = CONDITIONS[name]
+            events.append({"step": step, "condition": name, "status": "start", "title": c.title, "detail": found[name],
+                           "explanation": c.explanation, "remedies": list(c.remedies)})
+        for name in self.active.keys() - found.keys():
+            events.append({"step": step, "condition": name, "status": "end", "title": CONDITIONS[name].title})
+        self.active = found
+        if self.path is not None and events:
+            with open(self.path, "a") as f:
+                for e in events:
+                    f.write(json.dumps(e) + "\n")
+        return events
+
+
+def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:
+    """Mean pairwise L2 distance of samples, in a fixed random projection of their values
+    (the raw values when they have few dimensions): cheap, and blind to nothing in particular."""
+    flat = x.detach().flatten(1).float().cpu()
+    if flat.shape[1] > max_dim:
+        gen = torch.Generator().manual_seed(0)
+        proj = torch.randn(flat.shape[1], max_dim, generator=gen) / math.sqrt(max_dim)
+        flat = flat @ proj
+    d = torch.cdist(flat, flat)
+    n = len(flat)
+    return float(d.sum() / max(n * (n - 1), 1))
+
+
+def event_text(e: dict) -> str:
+    if e["status"] == "start":
+        return f"step {e['step']}: {e['title']}: {e['detail']}. Try: {e['remedies'][0]}"
+    return f"step {e['step']}: {e['title']}: ended"
