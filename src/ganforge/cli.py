@@ -118,6 +118,14 @@ def print_layers(name: str, net: torch.nn.Module, inputs) -> torch.Tensor:
     return out
 
 
+def cmd_diagnose(args, extra) -> None:
+    from .diagnose import diagnose
+
+    text, png, page = diagnose(args.run)
+    print(text)
+    print(f"\nplots: {png}\npage:  {page}")
+
+
 def cmd_presets(args, extra) -> None:
     names = config.preset_names()
     width = max(map(len, names))
@@ -160,6 +168,10 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--preset")
     i.add_argument("--config")
     i.set_defaults(func=cmd_info)
+
+    d = sub.add_parser("diagnose", help="report a run's failure modes and plot its health (PNG and HTML)")
+    d.add_argument("run", metavar="RUN_DIR")
+    d.set_defaults(func=cmd_diagnose)
 
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=cmd_presets)

@@ -76,7 +76,7 @@ VANISH_RATIO = 0.01  # G's gradient below 1% of its early median ...
 VANISH_D_FAKE = 0.05  # ... while D(G(z)) is below this
 COLLAPSE_DIVERSITY = 0.4  # generated diversity below 40% of the data's
 COLLAPSE_MODES = 0.75  # toys: fewer than 75% of the modes captured
-SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations from its recent median
+SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations above its recent median
 SWING_HQ = 0.2  # toys: std of % high quality over the last probes
 SWING_DIVERSITY = 0.35  # std of the diversity ratio over the last probes
 
@@ -139,8 +139,10 @@ class HealthMonitor:
             if not past:
                 continue
             med = past[len(past) // 2]
-            mad = sorted(abs(v - med) for v in past)[len(past) // 2] or 1e-8
-            n = sum(abs(r[key] - med) / (1.4826 * mad) > SPIKE_Z for r in hist[-self.window:] if key in r)
+            # a spike is a jump up; the spread is floored so a flat history does not make
+            # every small move a spike
+            mad = max(sorted(abs(v - med) for v in past)[len(past) // 2], 0.05 * abs(med), 1e-3)
+            n = sum((r[key] - med) / (1.4826 * mad) > SPIKE_Z for r in hist[-self.window:] if key in r)
             if n >= 2:
                 hits.append(f"{n} spikes in {key}")
         return ", ".join(hits)

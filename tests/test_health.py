@@ -1,0 +1,134 @@
+"""Each detector on synthetic signal traces, then the monitor and `diagnose` on real runs."""
+import json
+import math
+
+import pytest
+import torch
+
+import ganforge
+from ganforge import config as C
+from ganforge import objectives
+from ganforge.cli import main
+from ganforge.config import ObjectiveConfig
+from ganforge.data import build as build_data
+from ganforge.config import DataConfig
+from ganforge.health import HealthMonitor, diversity
+from ganforge.training import HealthStop
+
+from conftest import tiny
+
+HEALTHY = {"loss_d": 0.65, "loss_g": 1.5, "d_real": 0.75, "d_fake": 0.3, "d_fake_after": 0.3,
+           "acc_real": 0.75, "acc_fake": 0.72, "grad_g": 1.0, "grad_d": 1.0}
+
+
+def monitor(name="nonsaturating", window=5, tmp_path=None):
+    return HealthMonitor(tmp_path, window, objectives.build(ObjectiveConfig(name=name)), warmup_step=0)
+
+
+def feed(m, rows, start=1):
+    events = []
+    for i, r in enumerate(rows, start):
+        events += m.observe(i * 10, {**HEALTHY, **r} if r is not None else HEALTHY)
+    return events
+
+
+def started(events):
+    return [e["condition"] for e in events if e["status"] == "start"]
+
+
+def test_a_healthy_trace_raises_no_alarm():
+    assert feed(monitor(), [{}] * 30) == []
+
+
+def test_d_loss_falling_to_0_001_triggers_d_wins_within_its_window():
+    m = monitor(window=5)
+    events = feed(m, [{}] * 5 + [{"loss_d": 0.001, "acc_real": 1.0, "acc_fake": 1.0}] * 5)
+    assert started(events) == ["d_wins"]
+    assert events[0]["step"] <= 10 * 10  # within the window of 5 rows after the fall
+    assert "label smoothing" in " ".join(events[0]["remedies"])
+    # and it ends when D stops winning
+    assert [e["status"] for e in feed(m, [{}] * 5, start=11) if e["condition"] == "d_wins"] == ["end"]
+
+
+def test_vanishing_generator_gradient():
+    m = monitor(name="minimax")
+    events = feed(m, [{}] * 3 + [{"grad_g": 1e-4, "d_fake_after": 0.001}] * 6)
+    assert "vanishing_g_grad" in started(events)
+    # a small gradient while D is fooled is not the condition
+    assert "vanishing_g_grad" not in started(feed(monitor(name="minimax"), [{}] * 3 + [{"grad_g": 1e-4, "d_fake_after": 0.5}] * 6))
+
+
+def test_loss_spikes_are_oscillation():
+    rows = [{"loss_d": 0.6 + 0.01 * (i % 3)} for i in range(20)] + [{"loss_d": 30.0}, {}, {"loss_d": 25.0}, {}, {}]
+    assert "oscillation" in started(feed(monitor(), rows))
+
+
+def test_non_finite_values_are_divergence():
+    assert started(feed(monitor(), [{}, {"loss_g": math.nan}])) == ["divergence"]
+
+
+def test_mode_collapse_from_diversity_and_from_toy_modes():
+    m = monitor()
+    data = torch.randn(256, 1, 8, 8)
+    m.probe(10, data[:1].expand(256, -1, -1, -1) + 0.01 * torch.randn(256, 1, 8, 8), data, build_data(DataConfig(name="digits", resolution=16)).info)
+    events = feed(m, [{}])
+    assert started(events) == ["mode_collapse"] and "diversity" in events[0]["detail"]
+
+    toy = build_data(DataConfig(name="grid25"))
+    real, _ = toy.real_samples(256)
+    centers = torch.tensor(toy.info.centers[:3]) / toy.info.point_scale  # 3 of 25 modes, in model space
+    fake = centers.repeat(86, 1)[:256]
+    m = monitor()
+    m.probe(10, fake, real, toy.info)
+    events = feed(m, [{}])
+    assert started(events) == ["mode_collapse"] and events[0]["detail"] == "3 of 25 modes captured"
+
+
+def test_quality_swinging_between_probes_is_oscillation():
+    toy = build_data(DataConfig(name="ring8"))
+    real, _ = toy.real_samples(256)
+    m = monitor()
+    for i in range(5):
+        fake = real if i % 2 == 0 else real * 0.5  # on the modes, then far from them
+        m.probe(10 * i, fake, real, toy.info)
+    assert "oscillation" in started(feed(m, [{}]))
+
+
+def test_diversity_of_identical_samples_is_zero_and_of_data_positive():
+    x = torch.randn(1, 3, 32, 32).expand(10, -1, -1, -1)
+    assert diversity(x) == 0.0 and diversity(torch.randn(10, 3, 32, 32)) > 0
+
+
+def test_events_reach_health_jsonl_and_diagnose_writes_its_page(tmp_path, capsys):
+    cfg = C.from_dict(tiny({"data": {"name": "ring8"}, "model": {"family": "mlp", "d_norm": "none"}},
+                           train={"steps": 40, "log_every": 2}, health={"every": 4, "window": 2, "warmup": 0}))
+    run = ganforge.train(cfg, out=tmp_path / "r")
+    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("diversity" in r and "high_quality" in r for r in rows)
+    assert {"grad_g", "grad_d", "acc_real", "acc_fake", "d_fake_after"} <= rows[-1].keys()
+    events = [json.loads(l) for l in (run / "health.jsonl").read_text().splitlines()]
+    assert any(e["condition"] == "mode_collapse" for e in events)  # 40 tiny steps cannot cover 8 modes
+    assert main(["diagnose", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "MODE COLLAPSE" in out and "try:" in out
+    assert (run / "diagnose.png").stat().st_size > 10_000
+    page = (run / "diagnose.html").read_text()
+    assert "data:image/png;base64," in page and "src='http" not in page  # self-contained
+
+
+def test_health_action_stop_checkpoints_and_explains(tmp_path):
+    cfg = C.from_dict(tiny({"data": {"name": "ring8"}, "model": {"family": "mlp", "d_norm": "none"}},
+                           train={"steps": 40, "log_every": 2},
+                           health={"every": 4, "window": 2, "warmup": 0, "action": "stop", "conditions": ["mode_collapse"]}))
+    with pytest.raises(HealthStop, match="mode collapse.*Try:"):
+        ganforge.train(cfg, out=tmp_path / "r")
+    from ganforge import checkpoint
+    assert checkpoint.load(tmp_path / "r")["step"] < 40
+
+
+def test_monitor_state_resumes(tmp_path):
+    m = monitor()
+    feed(m, [{}] * 5 + [{"loss_d": 0.001, "acc_real": 1.0, "acc_fake": 1.0}] * 5)
+    m2 = monitor()
+    m2.load_state_dict(json.loads(json.dumps(m.state_dict())))
+    assert m2.active == m.active and list(m2.rows) == list(m.rows)
