@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -100,6 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     except GanforgeError as e:
         sys.exit(f"quality.py: MNIST is not readable under {root} ({e}).\nPass --data-root DIR, the folder holding mnist/mnist.npz.")
 
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.1f} at the start: another job is using the CPU, "
+              "so the training time and images/s will be low (the scores of a --steps run are not affected)", flush=True)
+
     overrides = ["--data.root", str(root), "--data.download", "false", "--train.batch_size", "64",
                  "--train.seed", str(a.seed), "--train.device", a.device, "--train.tensorboard", "false",
                  "--train.progress", str(sys.stderr.isatty()).lower()]  # no bar in logs
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     accuracy = float((probs_real.argmax(1) == test_set.labels[:N_SAMPLES]).mean())
     result = {"generated": scores(*predict(clf, fake), ref_mu, ref_sigma), "real_test": scores(feats_real, probs_real, ref_mu, ref_sigma)}
     result.update(steps=cfg.train.steps, batch_size=cfg.train.batch_size, train_seconds=train_s, img_per_s=img_s,
-                  classifier_test_accuracy=accuracy, classifier_cached=cached, torch=torch.__version__, threads=torch.get_num_threads())
+                  classifier_test_accuracy=accuracy, classifier_cached=cached, load_average_at_start=load, torch=torch.__version__, threads=torch.get_num_threads())
     (run / "quality.json").write_text(json.dumps(result, indent=1))
 
     g, r = result["generated"], result["real_test"]

@@ -3,7 +3,8 @@
 Runs `ganforge train` in a subprocess and samples its resident memory from /proc while it
 trains. Reports RSS once warm (after --warm of the steps) and at the end, the growth
 between them (target: under 5%), and the files left in the run directory (bounded:
-train.keep_ckpts checkpoints, at most 100 snapshot PNGs, a fixed set of other files).
+train.keep_ckpts step checkpoints plus best.pt, at most 100 snapshot PNGs, and a fixed
+set of other files).
 
     python benchmarks/soak.py --steps 5000
 """
@@ -47,10 +48,8 @@ def main() -> int:
     cmd = [sys.executable, "-m", "ganforge", "train", "--preset", args.preset, "--out", str(out),
            "--train.steps", str(args.steps), "--train.ckpt_every", str(args.every),
            "--train.sample_every", str(args.every), "--train.log_every", str(args.every),
-           "--train.keep_ckpts", str(args.keep), "--train.progress", "false"]
-    if "--train.eval_every" in subprocess.run([sys.executable, "-m", "ganforge", "train", "--help"],
-                                              capture_output=True, text=True).stdout:
-        cmd += ["--train.eval_every", str(args.every)]
+           "--train.keep_ckpts", str(args.keep), "--train.progress", "false",
+           "--train.eval_every", str(args.every), "--train.eval_n", "500"]
     print("running:", " ".join(cmd[1:]))
     start = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -67,15 +66,17 @@ def main() -> int:
         return proc.returncode
     warm = [r for s, r in samples if s >= args.warm * args.steps]
     files = [f for f in out.rglob("*") if f.is_file()]
-    ckpts = [f for f in files if f.parent.name == "checkpoints"]
+    ckpts = [f for f in files if f.parent.name == "checkpoints" and f.name.startswith("step-")]
+    best = [f for f in files if f.parent.name == "checkpoints" and f.name == "best.pt"]
     pngs = [f for f in files if f.parent.name == "samples" and f.name.startswith("step-")]
     growth = 100 * (warm[-1] - warm[0]) / warm[0]
     print(f"steps {args.steps}, every {args.every} (checkpoint, snapshot, evaluation), {time.time() - start:.0f} s")
     print(f"RSS warm (step >= {int(args.warm * args.steps)}): {warm[0]:.1f} MB; at the end: {warm[-1]:.1f} MB; "
           f"peak {max(r for _, r in samples):.1f} MB; growth once warm {growth:+.2f}% (target < 5%)")
-    print(f"files in the run directory: {len(files)} ({len(ckpts)} checkpoints, bound {args.keep}; "
-          f"{len(pngs)} snapshots, bound 100)")
-    ok = growth < 5 and len(ckpts) <= args.keep and len(pngs) <= 100
+    others = len(files) - len(ckpts) - len(best) - len(pngs)
+    print(f"files in the run directory: {len(files)} ({len(ckpts)} step checkpoints, bound {args.keep}; "
+          f"{len(best)} best.pt; {len(pngs)} snapshots, bound 100; {others} others: config, metrics, latents, plots, events)")
+    ok = growth < 5 and len(ckpts) <= args.keep and len(best) <= 1 and len(pngs) <= 100
     print("soak:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import statistics
 import time
 from typing import Callable
@@ -182,6 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     real = (torch.rand(a.batch, a.channels, a.resolution, a.resolution) * 2 - 1).to(device)
     sides = {"classic": classic_stepper(real, nz, ngf, ndf), "ganforge": ganforge_stepper(real, nz, ngf, ndf)}
 
+    load = os.getloadavg()[0]  # before our own work: anything here is someone else's
+    if load > 0.5:
+        print(f"warning: load average {load:.1f} before the start: another job is using the CPU, "
+              "so these timings will be low and noisy", flush=True)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads; "
           f"{a.resolution}x{a.resolution}x{a.channels}, batch {a.batch}, ngf=ndf={ngf}, nz={nz}; "
           f"{a.warmup} warm-up steps, then {a.rounds} rounds x {a.steps} steps per side", flush=True)

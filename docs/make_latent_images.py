@@ -6,9 +6,8 @@ latent-compare*.json).
     python docs/make_latent_images.py --quick         # a few steps per model, pictures in a temp folder: checks the script
     python docs/make_latent_images.py --steps-scale 0.5   # every run half as long
 
-Cost of the full version: two DCGAN-MNIST runs at the preset's width (5000 steps of 128) and
-two narrower ones (ngf = ndf = 32, 3000 steps), plus two gan-ring8 runs. Measured on 2 shared
-CPU cores: ≈ 0.9 s per step at the preset's width, so about 3 hours in all; minutes on a GPU.
+Cost: four DCGAN-MNIST runs at half the preset's width (ngf = ndf = 32, 2,500 steps of 64
+images), plus two gan-ring8 runs: a few minutes each on 2 CPU cores.
 
 Runs go to --runs (default runs/latent-docs); a run that already has a checkpoint is reused,
 so a second call only redraws the pictures. MNIST is read from ../shared/datasets when that
@@ -33,12 +32,12 @@ SHARED = ROOT.parent / "shared" / "datasets"
 MNIST = {"data": {"name": "mnist", "resolution": 28}}
 RUNS = {
     # DCGAN on MNIST, nz = 100: interpolation, the block-pattern plane, vector arithmetic
-    "mnist-nz100": ("dcgan-mnist", {"train": {"steps": 5000}}),
+    "mnist-nz100": ("dcgan-mnist", {"model": {"ngf": 32, "ndf": 32}, "train": {"steps": 2500, "batch_size": 64, "ema": 0.999}}),
     # the conditional version (cGAN, class embedding joined to z): class sweeps
-    "mnist-cond": ("dcgan-mnist", {"model": {"conditional": "concat"}, "train": {"steps": 5000}}),
+    "mnist-cond": ("dcgan-mnist", {"model": {"conditional": "concat", "ngf": 32, "ndf": 32}, "train": {"steps": 2500, "batch_size": 64, "ema": 0.999}}),
     # a 2-D latent, twice with different seeds: the latent grid and the cross-run comparison
-    "mnist-nz2-a": ("dcgan-mnist", {"model": {"nz": 2, "ngf": 32, "ndf": 32}, "train": {"steps": 3000, "seed": 0}}),
-    "mnist-nz2-b": ("dcgan-mnist", {"model": {"nz": 2, "ngf": 32, "ndf": 32}, "train": {"steps": 3000, "seed": 1}}),
+    "mnist-nz2-a": ("dcgan-mnist", {"model": {"nz": 2, "ngf": 32, "ndf": 32}, "train": {"steps": 2500, "batch_size": 64, "seed": 0}}),
+    "mnist-nz2-b": ("dcgan-mnist", {"model": {"nz": 2, "ngf": 32, "ndf": 32}, "train": {"steps": 2500, "batch_size": 64, "seed": 1}}),
     # 8 Gaussians on a ring, nz = 2, twice: the same experiment on points
     "ring8-a": ("gan-ring8", {"train": {"seed": 0}}),
     "ring8-b": ("gan-ring8", {"train": {"seed": 1}}),

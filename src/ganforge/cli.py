@@ -88,8 +88,8 @@ def cmd_info(args, extra) -> None:
     else:
         cfg = config.load(args.config, args.preset, extra)
         info = data.describe(cfg.data)
-        if info.num_classes is None:
-            info.num_classes = 2  # a folder's classes are known once it is read
+        if info.num_classes is None:  # a folder's classes are known once it is read
+            info = data.build(cfg.data).info
     G, D = models.build(cfg.model, info)
     print(f"model {cfg.model.family}, objective {cfg.objective.name}, data {cfg.data.name} {tuple(info.shape)}")
     z = torch.randn(2, cfg.model.nz)

@@ -69,7 +69,7 @@ class Trainer:
         self.fixed = fixed_noise(cfg, self.source.info, self.device)
         self.health = HealthMonitor(self.dir, cfg.health.window, self.game.obj, int(cfg.health.warmup * T.steps),
                                     self.source.info.kind) if cfg.health.enabled else None
-        self.step, self.rollbacks = 0, 0
+        self.step, self.rollbacks, self.best = 0, 0, None
         if resume:
             self.restore(checkpoint.resolve(self.dir))
         else:
@@ -109,6 +109,8 @@ class Trainer:
                             continue
                     if due(T.sample_every):
                         self.snapshot()
+                    if T.eval_every and due(T.eval_every):
+                        self.evaluate()
                     if due(T.ckpt_every) or stop.signum:
                         if not self.finite():
                             self.recover(f"non-finite weights at step {self.step}", bar)
@@ -128,13 +130,14 @@ class Trainer:
         return self.dir
 
     # -- state ---------------------------------------------------------------------------
-    def save(self) -> Path:
+    def save(self, path: Path | None = None) -> Path:
         g = self.game
         state = {
             "config": self.cfg.to_dict(),
             "data_info": self.source.info.to_dict(),
             "step": self.step,
             "rollbacks": self.rollbacks,
+            "best": self.best,
             "G": g.G.state_dict(),
             "D": g.D.state_dict(),
             "opt_g": g.opt_g.state_dict(),
@@ -146,6 +149,8 @@ class Trainer:
             state["G_ema"] = self.G_ema.state_dict()
         if self.health is not None:
             state["health"] = self.health.state_dict()
+        if path is not None:
+            return checkpoint.save(path, state)
         path = checkpoint.save(self.dir / "checkpoints" / f"step-{self.step:06d}.pt", state)
         checkpoint.prune(self.dir / "checkpoints", self.cfg.train.keep_ckpts)
         return path
@@ -163,11 +168,34 @@ class Trainer:
         if self.health is not None and "health" in state:
             self.health.load_state_dict(state["health"])
         checkpoint.set_rng_state(state["rng"])
-        self.step, self.rollbacks = int(state["step"]), int(state.get("rollbacks", 0))
+        self.step, self.rollbacks, self.best = int(state["step"]), int(state.get("rollbacks", 0)), state.get("best")
 
     def finite(self) -> bool:
         nets = [self.game.G, self.game.D] + ([] if self.G_ema is None else [self.G_ema])
         return all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
+
+    def evaluate(self) -> None:
+        """Periodic evaluation: results (with their protocol) go to metrics.jsonl, and
+        checkpoints/best.pt keeps the best step by train.eval_metric: FID often peaks early
+        and then degrades. A non-finite value or non-finite weights never become "best"."""
+        from .generator import Generator
+        from .metrics.evaluate import LOWER_IS_BETTER, append_results, best_value, evaluate
+
+        T = self.cfg.train
+        name = T.eval_metric if T.eval_metric != "auto" else ("high_quality" if self.source.info.kind == "points" else "fid")
+        G = self.game.G if self.G_ema is None else self.G_ema
+        was_training = G.training
+        try:
+            results = evaluate(Generator(G, self.cfg, self.source.info), self.source, metrics=[name], n=T.eval_n, seed=T.seed)
+        finally:
+            G.train(was_training)  # Generator() puts the net in eval mode
+        append_results(self.dir, results, self.step)
+        value = best_value(results, name)
+        better = self.best is None or (value < self.best if name in LOWER_IS_BETTER else value > self.best)
+        if value is not None and math.isfinite(value) and better and self.finite():
+            self.best = value
+            self.save(self.dir / "checkpoints" / "best.pt")
+            tqdm.write(f"ganforge: step {self.step}: {name} {value:.4g}, the best so far (checkpoints/best.pt)")
 
     def probe(self) -> dict:
         """Health's periodic look at the samples: a fixed batch through G (EMA if on)."""

@@ -56,7 +56,7 @@ class Classifier(nn.Module):
 def as_input(images) -> torch.Tensor:
     """uint8 (N, H, W), (N, H, W, C) or (N, C, H, W) in 0..255, or float (N, C, H, W) in [-1, 1]
     (what ganforge generators return) → float32 (N, C, H, W) in [-1, 1]."""
-    x = torch.as_tensor(np.asarray(images) if isinstance(images, np.ndarray) else images)
+    x = torch.as_tensor(images)
     if x.ndim == 3:
         x = x[:, None]
     if x.dtype == torch.uint8:

@@ -1,0 +1,239 @@
+"""The memorization audit: are generated images copies of training images?
+
+For N generated samples, the nearest training image is found exactly (neighbours.knn), in
+pixel space (the images' pixels in [-1, 1]) and in feature space (an extractor's features).
+Alone, those distances mean little: a good generator's samples are as close to the
+training set as fresh real images are. So the same search is run for held-out real images
+(the test split; for a dataset without one, a random 10% of the training set, left out of
+the search), and their nearest-training distances set the scale.
+
+The rule: in each space, the threshold is the ``quantile`` (default 1%) quantile of the
+held-out images' nearest-training distances. A generated sample is *flagged* when its
+distance is below the threshold in pixel space or in feature space. The memorization score
+is the fraction flagged; for comparison, the same rule flags about 1-2% of fresh real
+images (``expected_for_fresh_samples``, measured on the held-out set itself). A score well
+above that says the generator reproduces training images; look at ``pairs.png``.
+
+Outputs (in ``out``): audit.json (the summary), distances.png (the distance distributions,
+thresholds marked), pairs.png (the closest generated/training pairs).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from . import features as feats
+from .neighbours import knn
+
+QUANTILE = 0.01
+PAIRS = 16
+HELDOUT_FRACTION = 0.1
+
+
+def flatten_pixels(images) -> torch.Tensor:
+    """uint8 or [-1, 1] float images → (N, C·H·W) float32 in [-1, 1]."""
+    return feats.to_float(images).reshape(len(images), -1)
+
+
+def memorization(gen: dict[str, torch.Tensor], train: dict[str, torch.Tensor], heldout: dict | None = None,
+                 quantile: float = QUANTILE, heldout_distances: dict[str, np.ndarray] | None = None) -> dict:
+    """The audit's numbers, given each set in each space: ``{"pixels": (N, D), "features": (N, D')}``.
+
+    The held-out images' nearest-training distances are computed from ``heldout`` or given as
+    ``heldout_distances`` (they do not depend on the generator: ``audit`` caches them).
+    Returns per space the nearest-training distances and indices of the generated samples, the
+    held-out distances, the threshold and the flags, and the combined score.
+    """
+    if not 0 < quantile < 1:
+        raise ConfigError(f"quantile = {quantile}: must be in (0, 1)")
+    if heldout_distances is None:
+        heldout_distances = nearest_distances(heldout, train)
+    spaces = {}
+    for space in gen:
+        d_gen, i_gen = knn(gen[space], train[space], k=1)
+        d_gen, d_held = d_gen[:, 0].numpy(), np.asarray(heldout_distances[space])
+        threshold = float(np.quantile(d_held, quantile))
+        spaces[space] = {"gen": d_gen, "index": i_gen[:, 0].numpy(), "heldout": d_held, "threshold": threshold,
+                         "flagged": d_gen < threshold, "heldout_flagged": d_held < threshold}
+    flagged = np.logical_or.reduce([s["flagged"] for s in spaces.values()])
+    held = np.logical_or.reduce([s["heldout_flagged"] for s in spaces.values()])
+    return {"spaces": spaces, "flagged": flagged, "score": float(flagged.mean()), "expected": float(held.mean())}
+
+
+def nearest_distances(query: dict[str, torch.Tensor], train: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {space: knn(q, train[space], k=1)[0][:, 0].numpy() for space, q in query.items()}
+
+
+def _summary(d: np.ndarray) -> dict:
+    q = np.quantile(d, [0.0, 0.01, 0.05, 0.5, 0.95, 1.0])
+    return {"min": float(q[0]), "p1": float(q[1]), "p5": float(q[2]), "median": float(q[3]), "p95": float(q[4]),
+            "max": float(q[5]), "mean": float(d.mean())}
+
+
+def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed: int = 0, quantile: float = QUANTILE,
+          out: str | Path | None = None, weights: str | Path | None = None, batch_size: int = 500) -> dict:
+    """Run the audit on a generator (a Generator or a checkpoint path) against its training data.
+
+    dataset: a DataConfig (default: the generator's ``cfg.data``); the held-out images are its
+    test split when it has one. Returns the JSON summary; writes the files into ``out``
+    (default RUN_DIR/audit) when ``out`` is not False.
+    """
+    from .. import data
+    from ..data.base import Source
+    from ..generator import Generator, load
+    from .evaluate import _version, content_hash, extractor_for, has_test_split, take
+
+    if not isinstance(generator, Generator):
+        generator = load(generator)
+    if generator.info.kind != "image":
+        raise ConfigError("the memorization audit compares images; a 2-D toy has no training images to copy")
+    if isinstance(dataset, Source):
+        raise ConfigError("audit: pass a DataConfig (it needs the training split and a held-out one), not a Source")
+    cfg = generator.cfg.data if dataset is None else dataset
+    train_src = data.build(dataclasses.replace(cfg, split="train"))
+    if tuple(train_src.info.shape) != tuple(generator.info.shape):
+        raise ConfigError(f"the data {tuple(train_src.info.shape)} does not match the generator's images {tuple(generator.info.shape)}")
+    train_idx = torch.arange(len(train_src.images))
+    held_src = None
+    if has_test_split(cfg.name):
+        held_src = data.build(dataclasses.replace(cfg, split="test"))
+        perm = torch.randperm(len(held_src.images), generator=torch.Generator().manual_seed(seed))
+        held_images = take(held_src.images, perm[:n].sort().values)
+        heldout_desc = f"{len(held_images)} images of the test split"
+    else:
+        perm = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))
+        k = max(2, int(round(HELDOUT_FRACTION * len(train_idx))))
+        held_images = take(train_src.images, perm[:k].sort().values)
+        train_idx = perm[k:].sort().values
+        heldout_desc = (f"{k} training images ({HELDOUT_FRACTION:.0%}) left out of the search (no test split; "
+                        "the generator did see them)")
+
+    ex = extractor_for(features, train_src.info, train_src, weights)
+    # Generated samples, quantized to uint8 as a saved image would be: both sides alike.
+    z, y = generator.latents(n, seed), generator.labels_for(n)
+    gen_images = torch.cat([_to_uint8(generator(z[i : i + batch_size], None if y is None else y[i : i + batch_size]))
+                            for i in range(0, n, batch_size)])
+    train_images = take(train_src.images, train_idx)
+    ident = [content_hash(train_src), ex.name, ex.weights_hash, ex.resize]
+    train_feats = _cached("train", ident, lambda: {"features": _features(train_src.images, ex, batch_size)})["features"]
+    train_sets = {"pixels": flatten_pixels(train_images), "features": torch.from_numpy(train_feats[train_idx.numpy()])}
+    # The held-out side does not depend on the generator: its distances are cached with the data's.
+    held = _cached("heldout", ident + [heldout_desc, content_hash(held_src) if held_src is not None else None, n, seed],
+                   lambda: nearest_distances({"pixels": flatten_pixels(held_images),
+                                              "features": torch.from_numpy(_features(held_images, ex, batch_size))},
+                                             train_sets))
+    gen_sets = {"pixels": flatten_pixels(gen_images), "features": torch.from_numpy(ex.features(gen_images, batch_size))}
+    m = memorization(gen_sets, train_sets, quantile=quantile, heldout_distances=held)
+
+    closest = np.argsort(m["spaces"]["pixels"]["gen"])[:PAIRS]
+    closest_f = np.argsort(m["spaces"]["features"]["gen"])[:PAIRS]
+    summary = {
+        "rule": (f"a generated sample is flagged when its distance to the nearest training image is below the "
+                 f"{quantile:.0%} quantile of the held-out real images' nearest-training distances, in pixel space "
+                 f"or in feature space"),
+        "memorization_score": m["score"],
+        "expected_for_fresh_samples": m["expected"],
+        "n_flagged": int(m["flagged"].sum()),
+        "n_generated": n, "n_train": int(len(train_idx)), "n_heldout": int(len(held_images)),
+        "heldout": heldout_desc,
+        "spaces": {s: {"threshold": v["threshold"], "flagged_fraction": float(v["flagged"].mean()),
+                       "generated": _summary(v["gen"]), "heldout": _summary(v["heldout"])}
+                   for s, v in m["spaces"].items()},
+        "closest_pairs": [{"generated": int(i), "train": int(train_idx[m["spaces"]["pixels"]["index"][i]]),
+                           "pixel_distance": float(m["spaces"]["pixels"]["gen"][i]),
+                           "feature_distance": float(m["spaces"]["features"]["gen"][i]),
+                           "flagged": bool(m["flagged"][i])} for i in closest],
+        "protocol": {**ex.protocol(), "pixel_space": "pixels in [-1, 1] at the data's resolution (generated images quantized to uint8)",
+                     "seed": seed, "quantile": quantile, "dataset": cfg.name, "dataset_hash": content_hash(train_src),
+                     "ganforge_version": _version(), "generator_step": generator.step},
+    }
+    if out is not False:
+        out = Path(out) if out else run_dir(generator) / "audit"
+        out.mkdir(parents=True, exist_ok=True)
+        plot_distances(m, out / "distances.png", quantile)
+        pix_idx = m["spaces"]["pixels"]["index"]
+        feat_idx = m["spaces"]["features"]["index"]
+        save_pairs([gen_images[closest], train_images[torch.as_tensor(pix_idx[closest])],
+                    gen_images[closest_f], train_images[torch.as_tensor(feat_idx[closest_f])]], out / "pairs.png")
+        summary["files"] = {"summary": str(out / "audit.json"), "distances": str(out / "distances.png"),
+                            "pairs": str(out / "pairs.png"),
+                            "pairs_rows": "1: generated samples closest to a training image in pixel space; 2: those "
+                                          "training images; 3 and 4: the same in feature space"}
+        (out / "audit.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def _features(images, ex, batch_size: int) -> np.ndarray:
+    return np.concatenate([ex.features(torch.as_tensor(np.asarray(images[i : i + batch_size])), batch_size)
+                           for i in range(0, len(images), batch_size)])
+
+
+def _cached(kind: str, ident: list, compute) -> dict[str, np.ndarray]:
+    """Arrays that depend on the data and the extractor only: memory, then $GANFORGE_CACHE/eval, else computed."""
+    import hashlib
+
+    from .evaluate import _atomic_savez, _real, _remember
+
+    key = f"{kind}-" + hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:20]
+    if key in _real:
+        return _real[key]
+    path = feats.cache_dir() / "eval" / f"{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError):
+        arrays = compute()
+        _atomic_savez(path, arrays)
+    return _remember(_real, key, arrays)
+
+
+def run_dir(generator) -> Path:
+    src = Path(generator.source) if generator.source else Path(".")
+    return src.parent.parent if src.parent.name == "checkpoints" else src.parent
+
+
+def plot_distances(m: dict, path: Path, quantile: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spaces = m["spaces"]
+    fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 3.4), dpi=90)
+    for ax, (name, s) in zip(np.atleast_1d(axes), spaces.items()):
+        hi = float(max(s["gen"].max(), s["heldout"].max()))
+        bins = np.linspace(0, hi * 1.02 or 1, 60)
+        ax.hist(s["heldout"], bins=bins, alpha=0.55, density=True, label="held-out real → train")
+        ax.hist(s["gen"], bins=bins, alpha=0.55, density=True, label="generated → train")
+        ax.axvline(s["threshold"], color="k", lw=1, ls="--", label=f"{quantile:.0%} held-out quantile")
+        ax.set_title(f"{name}: {s['flagged'].mean():.1%} flagged", fontsize=10)
+        ax.set_xlabel("distance to the nearest training image")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"memorization score {m['score']:.2%} (fresh real images: {m['expected']:.2%})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def save_pairs(rows: list[torch.Tensor], path: Path) -> None:
+    """uint8 (k, C, H, W) rows → one grid PNG, a row each."""
+    from .. import viz
+
+    k = max(len(r) for r in rows)
+    tiles = []
+    for r in rows:
+        r = r.permute(0, 2, 3, 1).numpy()
+        if len(r) < k:
+            r = np.concatenate([r, np.zeros((k - len(r), *r.shape[1:]), np.uint8)])
+        tiles.append(r)
+    images = np.concatenate(tiles)
+    viz.save_image(viz.grid(images, nrow=k), path, scale=max(1, 64 // images.shape[1]))
