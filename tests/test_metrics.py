@@ -4,6 +4,7 @@ toy scores, the memorization audit, the real-statistics cache, the Inception net
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import warnings
@@ -277,7 +278,7 @@ def test_evaluate_end_to_end_on_a_tiny_digits_model(digits_run):
     assert again[0]["value"] == res[0]["value"]  # same seed: same number
     with pytest.raises(ConfigError, match="digits has no test split"):
         E.evaluate(g, metrics=["fid"], n=50, reference="test")
-    with pytest.raises(ConfigError, match="no class logits"):
+    with pytest.raises(ConfigError, match="needs class logits"):
         E.evaluate(g, metrics=["is"], n=50, features="pixels")
 
     E.append_results(digits_run, res, g.step)
@@ -301,6 +302,7 @@ def test_real_statistics_are_cached_on_disk(digits_run):
     assert not hit3
 
 
+@pytest.mark.filterwarnings("ignore:Matrix is singular", "ignore:frechet_distance")  # pixel FID at n = 100
 def test_cli_evaluate_and_audit(digits_run, tmp_path, capsys):
     from ganforge import cli, eval_cli
 
@@ -334,3 +336,28 @@ def test_metric_names_are_checked():
         E.resolve_metrics(["kidd"], info)
     with pytest.raises(ConfigError, match="2-D toy"):
         E.resolve_metrics(["modes"], info)
+    with pytest.raises(ConfigError, match="Inception Score needs class logits"):
+        E.resolve_metrics(["is"], DataInfo("image", (3, 32, 32), 0))  # unlabelled: auto means pixels
+    assert E.resolve_metrics(["is"], DataInfo("image", (3, 32, 32), 0), features="inception") == ["is"]
+
+
+def test_audit_on_mnist_flags_a_generator_that_returns_training_images(shared_datasets, tmp_path):
+    from ganforge.metrics.audit import audit
+
+    cfg = C.from_dict({"data": {"name": "mnist", "resolution": 28, "root": str(shared_datasets), "download": False},
+                       "model": {"family": "dcgan", "nz": 8}})
+    train = ganforge.data.build(cfg.data)
+    test = ganforge.data.build(dataclasses.replace(cfg.data, split="test"))
+    as_model = lambda u8: u8.float() / 127.5 - 1
+    copier = Generator(Fixed(as_model(train.images[:200])), cfg, train.info)
+    fresh = Generator(Fixed(as_model(test.images[5000:5200])), cfg, train.info)
+    s = audit(copier, n=200, features="pixels", out=tmp_path / "copier")
+    assert s["memorization_score"] == 1.0 and s["n_train"] == 60000 and "test split" in s["heldout"]
+    assert s["closest_pairs"][0]["pixel_distance"] == 0.0
+    s = audit(fresh, n=200, features="pixels", out=False)
+    assert s["memorization_score"] <= 0.06
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 200 samples in 784 dimensions: singular covariances
+        res = E.evaluate(fresh, metrics=["fid", "pr"], n=200, reference="test", features="pixels")
+    assert res[0]["protocol"]["reference"] == "test" and res[0]["protocol"]["n_real"] == 200
+    assert E.best_value(res, "precision") > 0.5

@@ -15,7 +15,7 @@ from .errors import CheckpointError, ConfigError, DataError, GanforgeError
 from .generator import Generator, load
 
 __version__ = "0.1.0"
-__all__ = ["train", "load", "load_config", "Config", "Generator",
+__all__ = ["train", "load", "load_config", "evaluate", "audit", "Config", "Generator",
            "GanforgeError", "ConfigError", "DataError", "CheckpointError"]
 
 
@@ -37,3 +37,18 @@ def train(config: "Config | dict | str | Path", out: str | Path | None = None, r
     else:
         cfg = C.load(preset=str(config), overrides=overrides)
     return _train(cfg, out=out, resume=resume)
+
+
+def evaluate(generator, dataset=None, metrics=None, **kwargs) -> list[dict]:
+    """Score a generator (or a checkpoint / run directory); every result carries its protocol.
+    See ganforge.metrics.evaluate.evaluate for the options."""
+    from .metrics.evaluate import evaluate as _evaluate
+
+    return _evaluate(generator, dataset, metrics, **kwargs)
+
+
+def audit(generator, dataset=None, **kwargs) -> dict:
+    """The memorization audit: see ganforge.metrics.audit.audit."""
+    from .metrics.audit import audit as _audit
+
+    return _audit(generator, dataset, **kwargs)

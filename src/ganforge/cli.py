@@ -151,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", help="a named preset (see `ganforge presets`)")
     t.add_argument("--out", help="run directory (default runs/PRESET; -2, -3... if it exists)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, accepts_dotted=True)
 
     s = sub.add_parser("sample", help="draw samples from a trained generator")
     s.add_argument("checkpoint", metavar="RUN_DIR|CKPT")
@@ -167,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("checkpoint", nargs="?", metavar="RUN_DIR|CKPT")
     i.add_argument("--preset")
     i.add_argument("--config")
-    i.set_defaults(func=cmd_info)
+    i.set_defaults(func=cmd_info, accepts_dotted=True)
 
     d = sub.add_parser("diagnose", help="report a run's failure modes and plot its health (PNG and HTML)")
     d.add_argument("run", metavar="RUN_DIR")
@@ -176,9 +176,10 @@ def parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=cmd_presets)
 
-    from . import latent_cli
+    from . import eval_cli, latent_cli
 
     latent_cli.register(sub)
+    eval_cli.register(sub)
     return p
 
 
@@ -202,7 +203,7 @@ def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     argv, extra = split_overrides(sys.argv[1:] if argv is None else list(argv))
     args = parser().parse_args(argv)
-    if extra and args.command not in ("train", "info"):
+    if extra and not getattr(args, "accepts_dotted", False):
         parser().error(f"{args.command} takes no --section.key options: {' '.join(extra)}")
     from .training import TrainingStopped
 

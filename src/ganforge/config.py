@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, GanforgeError
 
 
 def opt(default, help: str, check: Callable[[Any], str | None] | None = None, **kw):
@@ -230,6 +230,13 @@ def validate(cfg: Config) -> None:
     info = data.describe(cfg.data)
     models.check(cfg.model, info)
     objectives.check(cfg, info)
+    if cfg.train.eval_metric != "auto":
+        from .metrics.evaluate import resolve_metrics
+
+        try:
+            resolve_metrics([cfg.train.eval_metric], info)
+        except GanforgeError as e:
+            raise ConfigError(f"train.eval_metric = {cfg.train.eval_metric!r}: {e}") from None
 
 
 def _build(cls, d: dict, prefix: str):

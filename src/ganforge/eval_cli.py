@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the latents and of the real subset (default 0)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size of generation and feature extraction")
     p.add_argument("--no-append", action="store_true", help="print only; do not append to metrics.jsonl")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, accepts_dotted=True)
 
     p = sub.add_parser(
         "audit", help="memorization audit: generated samples' nearest training images against held-out real images'",
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quantile", type=float, default=0.01, help="flagging threshold: this quantile of the held-out distances (default 0.01)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default RUN_DIR/audit)")
-    p.set_defaults(func=cmd_audit)
+    p.set_defaults(func=cmd_audit, accepts_dotted=True)
 
 
 def dotted_options(command: str, extra: list[str]) -> dict[str, str]:

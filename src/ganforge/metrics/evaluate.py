@@ -112,10 +112,14 @@ def metric_names() -> list[str]:
     return sorted(set(METRICS.names()) | {o for n in METRICS.names() for o in METRICS.get(n).outputs})
 
 
-def resolve_metrics(names, info) -> list[str]:
-    """Metric names (groups or their results, a list or "fid,kid") → groups, in order, checked."""
-    if names is None:
-        names = (["toy"] if info.kind == "points" and info.centers else []) + ["fid", "kid", "pr", "dc"]
+def resolve_metrics(names, info, features: str = "auto") -> list[str]:
+    """Metric names (groups or their results, a list or "fid,kid") → groups, in order, checked
+    against the data (``info``: a DataInfo, e.g. ``data.describe(cfg.data)``) and the extractor:
+    call it to validate a config before training."""
+    if names is None:  # every metric that applies
+        logits = info.kind == "image" and (features == "inception" or
+                                           (features in ("auto", "classifier") and (info.num_classes or 0) >= 2))
+        names = (["toy"] if info.kind == "points" and info.centers else []) + ["fid", "kid", "pr", "dc"] + (["is"] if logits else [])
     if isinstance(names, str):
         names = [n for n in names.split(",") if n.strip()]
     groups: list[str] = []
@@ -123,8 +127,13 @@ def resolve_metrics(names, info) -> list[str]:
         group = name if name in METRICS else next((g for g in METRICS.names() if name in METRICS.get(g).outputs), None)
         if group is None:
             raise ConfigError(unknown_name_message("metric", name, metric_names()))
-        if group == "toy" and (info.kind != "points" or not info.centers):
+        uses = METRICS.get(group).uses
+        if uses == "points" and (info.kind != "points" or not info.centers):
             raise ConfigError(f"metric {name!r}: the mode scores need a 2-D toy with mode centres (ring8, grid25)")
+        if uses == "logits" and (features == "pixels" or info.kind != "image"
+                              or (features in ("auto", "classifier") and info.num_classes == 0)):
+            raise ConfigError(f"metric {name!r}: the Inception Score needs class logits: labelled images with "
+                              "features auto or classifier, or features inception")
         if group not in groups:
             groups.append(group)
     if not groups:
@@ -245,15 +254,14 @@ def _remember(store: OrderedDict, key, value, keep: int = 4):
 
 
 def extractor_for(name: str, info, train, weights=None) -> feats.Extractor:
-    """Built once per process for a (name, training data, weights file) triple."""
-    lazy = callable(train) and not hasattr(train, "info")
-    if name == "auto":
-        name = feats.auto_name(info, train() if lazy and info.kind == "image" else None if lazy else train)
-    train_src = train() if lazy and name == "classifier" else None if lazy else train
-    key = (name, content_hash(train_src) if name == "classifier" else tuple(info.shape),
-           str(weights) if weights else None)
+    """The extractor ``name`` (or ``auto``) for data described by ``info``, built once per process
+    for a (name, training data, weights file) triple. ``train`` is the training Source, or a
+    function that builds it (called only when the classifier needs it)."""
+    name = feats.auto_name(info) if name == "auto" else name
+    src = (train() if callable(train) else train) if name == "classifier" else None
+    key = (name, content_hash(src) if src is not None else tuple(info.shape), str(weights) if weights else None)
     if key not in _extractors:
-        _remember(_extractors, key, feats.build(name, info, train=train_src, weights=weights))
+        _remember(_extractors, key, feats.build(name, info, train=src, weights=weights))
     return _extractors[key]
 
 
@@ -336,7 +344,7 @@ def evaluate(generator, dataset=None, metrics=None, n: int = 10000, features: st
     if n < 2:
         raise ConfigError(f"n = {n}: evaluation needs at least 2 samples")
     info = generator.info
-    groups = resolve_metrics(metrics, info)
+    groups = resolve_metrics(metrics, info, features)
     ref, train, dataset_name = sources(generator, dataset, reference)
     if ref.info.kind != info.kind or (info.kind == "image" and tuple(ref.info.shape) != tuple(info.shape)):
         raise ConfigError(f"the data ({ref.info.kind} {tuple(ref.info.shape)}) does not match what the generator "
@@ -345,14 +353,14 @@ def evaluate(generator, dataset=None, metrics=None, n: int = 10000, features: st
             "ganforge_version": _version(), "generator_step": generator.step}
 
     results: list[dict] = []
-    if "toy" in groups:
+    for g in (g for g in groups if METRICS.get(g).uses == "points"):
         pts = generator.sample(TOY_SAMPLES, seed=seed).numpy()
         proto = {"extractor": "points", "weights_hash": None, "resize": "none", "n_real": 0, "n_generated": TOY_SAMPLES}
-        results += _with_protocol(METRICS.get("toy").compute(Inputs(points=pts, info=info)), {**proto, **base})
-    feature_groups = [g for g in groups if g != "toy"]
+        results += _with_protocol(METRICS.get(g).compute(Inputs(points=pts, info=info)), {**proto, **base})
+    feature_groups = [g for g in groups if METRICS.get(g).uses != "points"]
     if feature_groups:
         ex = extractor_for(features, info, train, weights).to(generator.device)
-        if "is" in feature_groups and not ex.has_logits:
+        if not ex.has_logits and any(METRICS.get(g).uses == "logits" for g in feature_groups):
             raise ConfigError(f"metric is: the {ex.name} extractor has no class logits; use --features classifier "
                               "(labelled data) or --features inception")
         n_real = n if info.kind == "points" else min(n, len(ref.images))

@@ -123,12 +123,9 @@ def build(name: str, info, train=None, weights: str | Path | None = None) -> Ext
     return EXTRACTORS.get(name)(info, train=train, weights=weights)
 
 
-def auto_name(info, train=None) -> str:
+def auto_name(info) -> str:
     """toys → pixels (the points themselves); labelled images → classifier; other images → pixels."""
-    if info.kind == "points":
-        return "pixels"
-    labels = getattr(train, "labels", None)
-    return "classifier" if labels is not None and int(labels.max()) >= 1 else "pixels"
+    return "classifier" if info.kind == "image" and (info.num_classes or 0) >= 2 else "pixels"
 
 
 # ---------------------------------------------------------------------------------- pixels
