@@ -9,7 +9,7 @@ run; its accuracy on MNIST test is printed as a sanity check). The score for cla
 fraction of samples asked for class k that the classifier assigns to class k; the target is
 >= 90% averaged over the ten classes.
 
-The budget (--steps, default 3000 generator steps at the presets' batch 64, i.e. 3.2 epochs)
+The budget (--steps, default 2000 generator steps at the presets' batch 64, 2.1 epochs)
 keeps each run under about 10 minutes on 2 CPU cores; the presets' own budget is longer.
 
     python benchmarks/conditional.py                               # ~15 min on 2 CPU cores
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", default=str(REPO.parent / "shared" / "datasets"), help="folder holding mnist/ (default: ../shared/datasets)")
     p.add_argument("--presets", default=",".join(PRESETS), help="comma list of conditional MNIST presets")
-    p.add_argument("--steps", type=int, default=3000, help="generator steps per run (the budget)")
+    p.add_argument("--steps", type=int, default=2000, help="generator steps per run (the budget)")
     p.add_argument("--seeds", default="0", help="comma list of training seeds")
     p.add_argument("--n", type=int, default=1000, help="samples per class")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")

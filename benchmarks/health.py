@@ -28,7 +28,7 @@ SMALL_MNIST = {"data": {"name": "mnist", "resolution": 28}, "model": {"family": 
 # name: (preset or None, overrides, expected conditions, how to judge: "all" | "any" | "none")
 CASES = {
     "minimax + over-strong D (MNIST)": (None, C.merge(SMALL_MNIST, {
-        "objective": {"name": "minimax"}, "optim": {"lr_d": 1e-3, "lr_g": 2e-4}, "train": {"steps": 1200, "d_steps": 3}}),
+        "objective": {"name": "minimax"}, "optim": {"lr_d": 1e-3, "lr_g": 2e-4}, "train": {"steps": 500, "d_steps": 3}}),
         {"vanishing_g_grad", "d_wins"}, "all"),
     "MLP GAN collapsing on grid25": (None, {
         "data": {"name": "grid25"},
@@ -37,7 +37,7 @@ CASES = {
     "learning rate x50 (digits DCGAN)": ("dcgan-digits", {"optim": {"lr_g": 1e-2, "lr_d": 1e-2}, "train": {"steps": 1500}},
                                          {"oscillation", "divergence"}, "any"),
     "healthy WGAN-GP on ring8": ("wgan-gp-ring8", {}, set(), "none"),
-    "healthy DCGAN on MNIST": (None, C.merge(SMALL_MNIST, {"train": {"steps": 1500}}), set(), "none"),
+    "healthy DCGAN on MNIST": (None, C.merge(SMALL_MNIST, {"train": {"steps": 600}}), set(), "none"),
 }
 
 

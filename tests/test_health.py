@@ -58,6 +58,14 @@ def test_vanishing_generator_gradient():
     assert "vanishing_g_grad" not in started(feed(monitor(name="minimax"), [{}] * 3 + [{"grad_g": 1e-4, "d_fake_after": 0.5}] * 6))
 
 
+def test_minimax_saturated_from_the_start_is_vanishing_but_nonsaturating_is_not():
+    """D winning from step one: no healthy gradient to compare with, but under minimax
+    G's gradient is scaled by D(G(z)) itself; under the non-saturating loss it is not."""
+    saturated = [{"d_fake_after": 0.002, "loss_d": 0.01, "acc_real": 1.0, "acc_fake": 1.0}] * 8
+    assert {"vanishing_g_grad", "d_wins"} <= set(started(feed(monitor(name="minimax"), saturated)))
+    assert "vanishing_g_grad" not in started(feed(monitor(name="nonsaturating"), saturated))
+
+
 def test_loss_spikes_are_oscillation():
     rows = [{"loss_d": 0.6 + 0.01 * (i % 3)} for i in range(20)] + [{"loss_d": 30.0}, {}, {"loss_d": 25.0}, {}, {}]
     assert "oscillation" in started(feed(monitor(), rows))

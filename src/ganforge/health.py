@@ -72,8 +72,9 @@ CONDITIONS = {c.name: c for c in [
 # Thresholds, each over a window of ``health.window`` flushed rows.
 D_WINS_LOSS = 0.05  # mean D loss below this (cross-entropy objectives) ...
 D_WINS_ACC = 0.98  # ... with D's accuracy above this on real and on fake
-VANISH_RATIO = 0.01  # G's gradient below 1% of its early median ...
-VANISH_D_FAKE = 0.05  # ... while D(G(z)) is below this
+VANISH_RATIO = 0.05  # G's gradient norm below 5% of the largest seen (1% for critics) ...
+VANISH_D_FAKE = 0.05  # ... while D(G(z)) is below this (cross-entropy objectives)
+SATURATED = 0.01  # minimax: ∂L_G/∂logit = -D(G(z)), so D(G(z)) < 1% scales G's gradient below 1%
 COLLAPSE_DIVERSITY = 0.4  # generated diversity below 40% of the data's
 COLLAPSE_MODES = 0.75  # toys: fewer than 75% of the modes captured
 SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations above its recent median
@@ -86,29 +87,30 @@ class HealthMonitor:
         self.path = None if run_dir is None else Path(run_dir) / "health.jsonl"
         self.window = window
         self.cross_entropy = not objective.critic  # D loss near 0 means "D wins" only for classifier losses
+        self.saturating = objective.saturating
         self.warmup_step = warmup_step
         self.rows: deque = deque(maxlen=4 * window)
         self.probes: deque = deque(maxlen=window)
-        self.grad_g_early: list[float] = []
+        self.grad_g_max = 0.0
         self.active: dict[str, str] = {}  # condition -> detail
 
     # -- state (part of every checkpoint, so a resumed run judges the same history) -----
     def state_dict(self) -> dict:
-        return {"rows": list(self.rows), "probes": list(self.probes), "grad_g_early": self.grad_g_early,
+        return {"rows": list(self.rows), "probes": list(self.probes), "grad_g_max": self.grad_g_max,
                 "active": dict(self.active)}
 
     def load_state_dict(self, state: dict) -> None:
         self.rows = deque(state["rows"], maxlen=self.rows.maxlen)
         self.probes = deque(state["probes"], maxlen=self.probes.maxlen)
-        self.grad_g_early = list(state["grad_g_early"])
+        self.grad_g_max = float(state["grad_g_max"])
         self.active = dict(state["active"])
 
     # -- signals -------------------------------------------------------------------------
     def observe(self, step: int, row: dict) -> list[dict]:
         """Judge the flushed metrics; returns the events (conditions started or ended)."""
         self.rows.append({k: v for k, v in row.items() if isinstance(v, (int, float))})
-        if "grad_g" in row and len(self.grad_g_early) < 3:
-            self.grad_g_early.append(float(row["grad_g"]))
+        if math.isfinite(row.get("grad_g", math.nan)):
+            self.grad_g_max = max(self.grad_g_max, float(row["grad_g"]))
         found: dict[str, str] = {}
         if not all(math.isfinite(v) for v in self.rows[-1].values()):
             found["divergence"] = "non-finite values: " + ", ".join(k for k, v in self.rows[-1].items() if not math.isfinite(v))
@@ -117,11 +119,12 @@ class HealthMonitor:
             mean = lambda k: sum(r.get(k, math.nan) for r in recent) / len(recent)
             if self.cross_entropy and mean("loss_d") < D_WINS_LOSS and min(mean("acc_real"), mean("acc_fake")) > D_WINS_ACC:
                 found["d_wins"] = f"D loss {mean('loss_d'):.4f}, accuracy {100 * mean('acc_real'):.1f}% real / {100 * mean('acc_fake'):.1f}% fake"
-            if self.grad_g_early and "grad_g" in recent[-1]:
-                early = sorted(self.grad_g_early)[len(self.grad_g_early) // 2]
-                d_fake = mean("d_fake_after")
-                if mean("grad_g") < VANISH_RATIO * early and (not self.cross_entropy or d_fake < VANISH_D_FAKE):
-                    found["vanishing_g_grad"] = f"|grad G| {mean('grad_g'):.2e}, {100 * mean('grad_g') / early:.2f}% of its early {early:.2e}; D(G(z)) {d_fake:.3f}"
+            if self.grad_g_max and "grad_g" in recent[-1]:
+                d_fake, ratio = mean("d_fake_after"), mean("grad_g") / self.grad_g_max
+                shrunk = ratio < (VANISH_RATIO if self.cross_entropy else VANISH_RATIO / 5)
+                if (self.saturating and d_fake < SATURATED) or (shrunk and (not self.cross_entropy or d_fake < VANISH_D_FAKE)):
+                    found["vanishing_g_grad"] = (f"D(G(z)) {d_fake:.4f}: the saturating loss scales G's gradient by it; " if self.saturating else "") + \
+                        f"|grad G| {mean('grad_g'):.2e}, {100 * ratio:.1f}% of its largest {self.grad_g_max:.2e}"
             spikes = self._spikes()
             if spikes:
                 found["oscillation"] = spikes

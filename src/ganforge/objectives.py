@@ -26,6 +26,7 @@ OBJECTIVES: Registry[type["Objective"]] = Registry("objective")
 
 class Objective:
     critic = False  # True: D's score is an unbounded critic value, not a logit
+    saturating = False  # True: G's loss gradient is scaled by D(G(z)), vanishing as D wins
     default_gp = 0.0
 
     def __init__(self, cfg: ObjectiveConfig):
@@ -94,6 +95,8 @@ class Objective:
 class Minimax(Objective):
     """Goodfellow et al. 2014, eq. 1: G minimizes log(1 - D(G(z))). Saturates when D wins:
     its gradient vanishes exactly when G is worst, which is why nonsaturating is the default."""
+
+    saturating = True
 
     def g_loss(self, s):
         return -F.softplus(s).mean()  # log(1 - sigmoid(s)) = -softplus(s)
