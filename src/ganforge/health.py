@@ -77,9 +77,11 @@ VANISH_D_FAKE = 0.05  # ... while D(G(z)) is below this (cross-entropy objective
 SATURATED = 0.01  # minimax: ∂L_G/∂logit = -D(G(z)), so D(G(z)) < 1% scales G's gradient below 1%
 COLLAPSE_DIVERSITY = 0.4  # generated diversity below 40% of the data's
 COLLAPSE_MODES = 0.75  # toys: fewer than 75% of the modes captured
+COLLAPSE_PROBES = 3  # ... in each of the last 3 probes, with no progress across them
 SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations above its recent median
 SWING_HQ = 0.2  # toys: std of % high quality over the last probes
 SWING_DIVERSITY = 0.35  # std of the diversity ratio over the last probes
+SWING_PROBES = 4  # probes a swing is judged over
 
 
 class HealthMonitor:
@@ -90,7 +92,7 @@ class HealthMonitor:
         self.saturating = objective.saturating
         self.warmup_step = warmup_step
         self.rows: deque = deque(maxlen=4 * window)
-        self.probes: deque = deque(maxlen=window)
+        self.probes: deque = deque(maxlen=max(window, COLLAPSE_PROBES, SWING_PROBES))
         self.grad_g_max = 0.0
         self.active: dict[str, str] = {}  # condition -> detail
 
@@ -164,12 +166,16 @@ class HealthMonitor:
         if not self.probes or self.probes[-1]["step"] < self.warmup_step:
             return {}
         last, found = self.probes[-1], {}
-        if "modes" in last and last["modes"] < COLLAPSE_MODES * last["total_modes"]:
-            found["mode_collapse"] = f"{int(last['modes'])} of {int(last['total_modes'])} modes captured"
-        elif last["diversity"] < COLLAPSE_DIVERSITY:
-            found["mode_collapse"] = f"sample diversity {100 * last['diversity']:.0f}% of the data's"
         recent = [p for p in self.probes if p["step"] >= self.warmup_step]
-        if len(recent) >= 4:
+        # Collapse is a deficit that persists: a generator still spreading out (diversity
+        # rising) or still finding modes has not converged yet; it has not collapsed.
+        window = recent[-COLLAPSE_PROBES:]
+        stuck = len(window) == COLLAPSE_PROBES and not improving(window)
+        if stuck and "modes" in last and all(p["modes"] < COLLAPSE_MODES * p["total_modes"] for p in window):
+            found["mode_collapse"] = f"{int(last['modes'])} of {int(last['total_modes'])} modes captured"
+        elif stuck and all(p["diversity"] < COLLAPSE_DIVERSITY for p in window):
+            found["mode_collapse"] = f"sample diversity {100 * last['diversity']:.0f}% of the data's"
+        if len(recent) >= SWING_PROBES:
             key, limit = ("high_quality", SWING_HQ) if "high_quality" in last else ("diversity", SWING_DIVERSITY)
             vals = [p[key] for p in recent]
             mu = sum(vals) / len(vals)
@@ -192,6 +198,14 @@ class HealthMonitor:
                 for e in events:
                     f.write(json.dumps(e) + "\n")
         return events
+
+
+def improving(probes: list[dict]) -> bool:
+    """Progress across probes: diversity up by over 10% on the window's earlier low, or more modes."""
+    *before, last = probes
+    if last["diversity"] > 1.1 * min(p["diversity"] for p in before):
+        return True
+    return "modes" in last and last["modes"] > max(p["modes"] for p in before)
 
 
 def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:
