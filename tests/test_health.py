@@ -155,3 +155,36 @@ def test_monitor_state_resumes(tmp_path):
     m2 = monitor()
     m2.load_state_dict(json.loads(json.dumps(m.state_dict())))
     assert m2.active == m.active and list(m2.rows) == list(m.rows)
+
+
+def test_mode_collapse_from_the_classes_a_domain_classifier_finds(tmp_path):
+    """Labelled data: samples of three digits only are three of ten classes, and all of them are ten."""
+    from ganforge.metrics.classifier import train_classifier
+
+    src = build_data(DataConfig(name="digits", resolution=8))
+    clf = train_classifier(src.images, src.labels.numpy(), epochs=20)  # ~97% on its own data
+    real, y = src.real_samples(1797)
+    three = real[y < 3][:256]
+    m = monitor()
+    for step in (10, 20, 30):
+        out = m.probe(step, three, real[:256], src.info, clf)
+    assert out["modes"] == 3 and out["total_modes"] == 10 and out["class_coverage"] == 0.3
+    events = feed(m, [{}])
+    assert started(events) == ["mode_collapse"] and events[0]["detail"] == "3 of 10 classes covered (domain classifier)"
+
+    m = monitor()
+    for step in (10, 20, 30):
+        out = m.probe(step, real[:256], real[:256], src.info, clf)
+    assert out["modes"] == 10 and "mode_collapse" not in started(feed(m, [{}]))
+
+
+def test_health_classes_trains_or_reuses_the_cached_domain_classifier(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    run = lambda name, classes: ganforge.train(C.from_dict(tiny(
+        {"data": {"name": "digits"}}, train={"steps": 4, "log_every": 2},
+        health={"every": 2, "classes": classes})), out=tmp_path / name)
+    coverage = lambda r: [row for row in map(json.loads, (r / "metrics.jsonl").read_text().splitlines()) if "class_coverage" in row]
+    assert coverage(run("auto-before", "auto")) == []  # nothing cached yet: no classifier, no cost
+    assert coverage(run("train", "train"))  # trained and cached ...
+    assert coverage(run("auto-after", "auto"))  # ... and found by the next run
+    assert coverage(run("off", "off")) == []

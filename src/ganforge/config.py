@@ -135,6 +135,10 @@ class TrainConfig:
 class HealthConfig:
     enabled: bool = opt(True, "watch for failure modes while training (health.jsonl, warnings, `ganforge diagnose`)")
     every: int = opt(200, "steps between probes of sample diversity (and toy modes)", positive)
+    classes: str = opt("auto", "labelled images: judge mode collapse also by the classes a domain classifier finds in the probe: "
+                              "auto (when `ganforge evaluate --features classifier` or an earlier run cached one for this dataset), "
+                              "train (train and cache it first: about a minute for MNIST on a CPU), off",
+                       one_of("auto", "train", "off"))
     window: int = opt(5, "flushed metric rows (train.log_every steps each) a condition is judged over", positive)
     warmup: float = opt(0.1, "fraction of train.steps before conditions are judged", in_range(0, 1))
     action: str = opt("warn", "on a condition: warn; stop (checkpoint and exit); rollback (to the last checkpoint, D's learning rate x health.rollback_lr_d)",

@@ -21,6 +21,7 @@ PANELS = [  # (title, [(key, label)])
                    ("acc_real", "acc real"), ("acc_fake", "acc fake")]),
     ("gradient norms", [("grad_d", "|grad D|"), ("grad_g", "|grad G|")]),
     ("diversity and modes", [("diversity", "diversity / data's"), ("high_quality", "toy: high quality"),
+                             ("class_coverage", "classes covered / all"),
                              ("w_estimate", "critic: W estimate")]),
 ]
 HEALTHY = "a healthy run (practitioners' rule of thumb, cross-entropy losses): D loss 0.5-0.8, G loss 1-2, D accuracy 70-80%"

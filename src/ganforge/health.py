@@ -6,9 +6,10 @@ Two kinds of signal feed the monitor:
   D(x), D(G(z)) before and after D's update, D's accuracy on real and fake, the gradient
   norms of G and D, the critic's Wasserstein estimate;
 - every ``health.every`` steps, a probe (one G forward of a fixed batch): the diversity of
-  generated samples in a feature space against the data's, and for 2-D toys the modes
-  captured (PacGAN protocol). This is the only extra compute: about one training step per
-  probe, so about 1% of training time at the defaults.
+  generated samples in a feature space against the data's; for 2-D toys the modes captured
+  (PacGAN protocol); for labelled images, when a domain classifier of the dataset is at hand
+  (``health.classes``), the classes the samples cover. This is the only extra compute: about
+  one training step per probe, so about 1% of training time at the defaults.
 
 Each condition has a plain-language explanation and concrete remedies. When one starts, a
 warning goes to the progress display and an event to ``health.jsonl``; when it ends, a note.
@@ -76,7 +77,8 @@ VANISH_RATIO = 0.05  # G's gradient norm below 5% of the largest seen (1% for cr
 VANISH_D_FAKE = 0.05  # ... while D(G(z)) is below this (cross-entropy objectives)
 SATURATED = 0.01  # minimax: ∂L_G/∂logit = -D(G(z)), so D(G(z)) < 1% scales G's gradient below 1%
 COLLAPSE_DIVERSITY = 0.4  # generated diversity below 40% of the data's
-COLLAPSE_MODES = 0.75  # toys: fewer than 75% of the modes captured
+COLLAPSE_MODES = 0.75  # toys: fewer than 75% of the modes captured; labelled data: of the classes covered
+CLASS_SHARE = 0.25  # a class is covered when at least 25% of its uniform share of the probe is classified as it
 COLLAPSE_PROBES = 3  # ... in each of the last 3 probes, with no progress across them
 SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations above its recent median
 SWING_HQ = 0.2  # toys: std of % high quality over the last probes
@@ -152,13 +154,17 @@ class HealthMonitor:
                 hits.append(f"{n} spikes in {key}")
         return ", ".join(hits)
 
-    def probe(self, step: int, fake: torch.Tensor, real: torch.Tensor, info) -> dict:
-        """Diversity (and toy modes) of a fixed generated batch; returns the values to report."""
+    def probe(self, step: int, fake: torch.Tensor, real: torch.Tensor, info, classifier=None) -> dict:
+        """Diversity (toy modes; classes, given a domain classifier) of a fixed generated batch;
+        returns the values to report."""
         result = {"diversity": diversity(fake) / max(diversity(real), 1e-12)}
         if info.kind == "points" and info.centers is not None:
             s = toy_scores(fake * info.point_scale, info.centers, info.std)
             result.update(modes=float(s.modes), high_quality=s.high_quality)
             result["total_modes"] = float(s.total_modes)
+        elif classifier is not None:
+            covered, k = classes_covered(classifier, fake)
+            result.update(modes=float(covered), total_modes=float(k), class_coverage=covered / k)
         self.probes.append({"step": step, **result})
         return result
 
@@ -172,7 +178,8 @@ class HealthMonitor:
         window = recent[-COLLAPSE_PROBES:]
         stuck = len(window) == COLLAPSE_PROBES and not improving(window)
         if stuck and "modes" in last and all(p["modes"] < COLLAPSE_MODES * p["total_modes"] for p in window):
-            found["mode_collapse"] = f"{int(last['modes'])} of {int(last['total_modes'])} modes captured"
+            what = "classes covered (domain classifier)" if "class_coverage" in last else "modes captured"
+            found["mode_collapse"] = f"{int(last['modes'])} of {int(last['total_modes'])} {what}"
         elif stuck and all(p["diversity"] < COLLAPSE_DIVERSITY for p in window):
             found["mode_collapse"] = f"sample diversity {100 * last['diversity']:.0f}% of the data's"
         if len(recent) >= SWING_PROBES:
@@ -206,6 +213,20 @@ def improving(probes: list[dict]) -> bool:
     if last["diversity"] > 1.1 * min(p["diversity"] for p in before):
         return True
     return "modes" in last and last["modes"] > max(p["modes"] for p in before)
+
+
+@torch.no_grad()
+def classes_covered(classifier, fake: torch.Tensor) -> tuple[int, int]:
+    """(classes covered, classes): a class is covered when the classifier assigns it at least
+    CLASS_SHARE of the share a uniform spread would give it, so a few misread samples of a
+    collapsed generator do not count as coverage."""
+    was_training = classifier.training
+    classifier.eval()
+    pred = classifier(fake.float()).argmax(1)
+    classifier.train(was_training)
+    k = classifier.num_classes
+    counts = torch.bincount(pred, minlength=k)
+    return int((counts >= CLASS_SHARE * len(fake) / k).sum()), k
 
 
 def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:

@@ -69,6 +69,7 @@ class Trainer:
         self.fixed = fixed_noise(cfg, self.source.info, self.device)
         self.health = HealthMonitor(self.dir, cfg.health.window, self.game.obj, int(cfg.health.warmup * T.steps),
                                     self.source.info.kind) if cfg.health.enabled else None
+        self.judge_classes = self.health_classifier() if self.health is not None else None
         self.step, self.rollbacks, self.best = 0, 0, None
         if resume:
             self.restore(checkpoint.resolve(self.dir))
@@ -197,6 +198,21 @@ class Trainer:
             self.save(self.dir / "checkpoints" / "best.pt")
             tqdm.write(f"ganforge: step {self.step}: {name} {value:.4g}, the best so far (checkpoints/best.pt)")
 
+    def health_classifier(self):
+        """health.classes: the domain classifier that counts the classes G covers, when the data
+        is labelled images and one is cached (auto) or may be trained (train)."""
+        mode, src = self.cfg.health.classes, self.source
+        if mode == "off" or src.info.kind != "image" or getattr(src, "labels", None) is None:
+            return None
+        if mode == "auto" and not isinstance(src.images, torch.Tensor):
+            return None  # memory-mapped: hashing it to find a cached classifier could take minutes
+        from .metrics.features import domain_classifier
+
+        if mode == "train":
+            tqdm.write("ganforge: training the domain classifier for health.classes (cached for later runs)")
+        model, _ = domain_classifier(src, train=mode == "train")
+        return model
+
     def probe(self) -> dict:
         """Health's periodic look at the samples: a fixed batch through G (EMA if on)."""
         G = self.game.G if self.G_ema is None else self.G_ema
@@ -209,7 +225,7 @@ class Trainer:
             fake = G(z, y).float().cpu()
         G.train(was_training)
         real, _ = self.source.real_samples(256, seed=0)
-        return self.health.probe(self.step, fake, real, self.source.info)
+        return self.health.probe(self.step, fake, real, self.source.info, self.judge_classes)
 
     def judge(self, row: dict) -> bool:
         """Health events for this row: print them, and act. True when training rolled back."""

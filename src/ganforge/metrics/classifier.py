@@ -108,19 +108,32 @@ def cache_key(images, labels, seed: int, epochs: int) -> str:
     return h.hexdigest()[:20]
 
 
-def load_or_train(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 3) -> tuple[Classifier, bool]:
-    """The classifier for this data and seed: cached weights if present, else trained and cached.
-    Returns (model, whether it came from the cache). Default cache: $GANFORGE_CACHE/classifiers."""
+def _cache_path(images, labels, cache_dir, seed: int, epochs: int) -> tuple[str, Path]:
     if cache_dir is None:
         cache_dir = Path(os.environ.get("GANFORGE_CACHE") or Path.home() / ".cache" / "ganforge") / "classifiers"
     key = cache_key(images, labels, seed, epochs)
-    path = Path(cache_dir).expanduser() / f"classifier-{key}.pt"
-    if path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and numbers only
-        m = state["meta"]
-        model = Classifier(m["in_channels"], m["num_classes"], m["side"])
-        model.load_state_dict(state["state_dict"])
-        return model.eval(), True
+    return key, Path(cache_dir).expanduser() / f"classifier-{key}.pt"
+
+
+def load_cached(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 3) -> Classifier | None:
+    """The cached classifier for this data and seed, or None when none was trained yet."""
+    _, path = _cache_path(images, labels, cache_dir, seed, epochs)
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and numbers only
+    m = state["meta"]
+    model = Classifier(m["in_channels"], m["num_classes"], m["side"])
+    model.load_state_dict(state["state_dict"])
+    return model.eval()
+
+
+def load_or_train(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 3) -> tuple[Classifier, bool]:
+    """The classifier for this data and seed: cached weights if present, else trained and cached.
+    Returns (model, whether it came from the cache). Default cache: $GANFORGE_CACHE/classifiers."""
+    model = load_cached(images, labels, cache_dir, seed, epochs)
+    if model is not None:
+        return model, True
+    key, path = _cache_path(images, labels, cache_dir, seed, epochs)
     model = train_classifier(images, labels, seed, epochs)
     meta = {"arch_version": ARCH_VERSION, "key": key, "seed": seed, "epochs": epochs,
             "in_channels": model.in_channels, "num_classes": model.num_classes, "side": model.side}

@@ -211,19 +211,28 @@ class DomainClassifier(Extractor):
         return {**super().protocol(), "trained_on": self.data_key, "note": self.note}
 
 
+def domain_classifier(source, train: bool = True):
+    """The domain classifier of a labelled image Source (its images and labels), from the cache
+    shared with ``ganforge evaluate --features classifier``; trained and cached when missing
+    and ``train``, else None. Returns (model or None, the cache key of the data)."""
+    from .classifier import cache_key, load_cached, load_or_train
+
+    images, labels = source.images, np.asarray(source.labels)
+    key = cache_key(images, labels, CLASSIFIER_SEED, CLASSIFIER_EPOCHS)
+    where = cache_dir() / "classifiers"
+    if train:
+        return load_or_train(images, labels, where, CLASSIFIER_SEED, CLASSIFIER_EPOCHS)[0], key
+    return load_cached(images, labels, where, CLASSIFIER_SEED, CLASSIFIER_EPOCHS), key
+
+
 @EXTRACTORS.register("classifier")
 def _classifier(info, train=None, weights=None) -> Extractor:
-    from .classifier import cache_key, load_or_train
-
     if weights is not None:
         raise ConfigError("--features.weights: the classifier extractor trains its own weights (cached by data hash)")
-    labels = getattr(train, "labels", None)
-    if info.kind != "image" or train is None or labels is None:
+    if info.kind != "image" or train is None or getattr(train, "labels", None) is None:
         raise ConfigError("--features classifier needs a labelled image dataset (its labelled training split); "
                           "use --features pixels or inception for unlabelled data")
-    images, labels = train.images, np.asarray(labels)
-    model, _ = load_or_train(images, labels, cache_dir() / "classifiers", CLASSIFIER_SEED, CLASSIFIER_EPOCHS)
-    return DomainClassifier(model, cache_key(images, labels, CLASSIFIER_SEED, CLASSIFIER_EPOCHS))
+    return DomainClassifier(*domain_classifier(train))
 
 
 # ------------------------------------------------------------------------------- inception

@@ -62,7 +62,9 @@ def discriminator(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         encoder = nn.Sequential(body, nn.Flatten(), nn.Linear(ch[-1] * base * base, cfg.nz))
         return AutoencoderD(encoder, DCGANGenerator(dataclasses.replace(cfg, conditional="none"), info))
     head = nn.Conv2d(ch[-1] + int(cfg.mbstd), 1, base, 1, 0, bias=bias)
-    return Discriminator(body, head, ch[-1], cfg.conditional, k, cfg.mbstd, join=lambda x, y: join_label_maps(x, y, k))
+    aux = nn.Conv2d(ch[-1], k, base, 1, 0) if cfg.conditional == "acgan" else None
+    return Discriminator(body, head, ch[-1], cfg.conditional, k, cfg.mbstd, join=lambda x, y: join_label_maps(x, y, k),
+                         aux_head=aux)
 
 
 def build(cfg: ModelConfig, info: DataInfo):

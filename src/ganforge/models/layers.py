@@ -99,27 +99,31 @@ class Discriminator(nn.Module):
 
     - concat: the family's ``join`` adds the class to D's input (cGAN);
     - projection: score += ⟨embed(y), φ(x)⟩ with φ the sum-pooled features (Miyato & Koyama 2018);
-    - acgan: an auxiliary head classifies φ(x) (Odena et al. 2017); D then returns a DOut.
+    - acgan: ``aux_head`` classifies the body's features (Odena et al. 2017): built like
+      ``head`` but with one output per class, so it sees the same (spatial) features as the
+      real/fake score. D then returns a DOut.
     """
 
     def __init__(self, body: nn.Module, head: nn.Module, features: int, mode: str, num_classes: int,
-                 mbstd: bool = False, join=None):
+                 mbstd: bool = False, join=None, aux_head: nn.Module | None = None):
         super().__init__()
         self.body, self.head = body, head
         self.mbstd = MinibatchStd() if mbstd else None
         self.join = join if mode == "concat" else None
         self.embed = nn.Embedding(num_classes, features) if mode == "projection" else None
-        self.aux = nn.Linear(features, num_classes) if mode == "acgan" else None
+        if mode == "acgan" and aux_head is None:
+            raise ValueError("an AC-GAN discriminator needs aux_head")
+        self.aux = aux_head if mode == "acgan" else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
         h = self.body(self.join(x, y) if self.join is not None else x)
         score = self.head(self.mbstd(h) if self.mbstd is not None else h).view(len(x))
         if self.embed is None and self.aux is None:
             return score
-        pooled = h.flatten(2).sum(2) if h.dim() > 2 else h
         if self.embed is not None:
+            pooled = h.flatten(2).sum(2) if h.dim() > 2 else h
             return score + (self.embed(require_labels(y, len(x))) * pooled).sum(1)
-        return DOut(score, self.aux(pooled))
+        return DOut(score, self.aux(h).flatten(1))
 
 
 class AutoencoderD(nn.Module):

@@ -49,7 +49,9 @@ def discriminator(cfg: ModelConfig, info: DataInfo) -> nn.Module:
         encoder = nn.Sequential(body, nn.Linear(width, cfg.nz))
         return AutoencoderD(encoder, MLPGenerator(dataclasses.replace(cfg, conditional="none"), info))
     head = nn.Linear(width + int(cfg.mbstd), 1)
-    return Discriminator(body, head, width, cfg.conditional, k, cfg.mbstd, join=FlatJoin(k) if cfg.conditional == "concat" else None)
+    aux = nn.Linear(width, k) if cfg.conditional == "acgan" else None
+    return Discriminator(body, head, width, cfg.conditional, k, cfg.mbstd, join=FlatJoin(k) if cfg.conditional == "concat" else None,
+                         aux_head=aux)
 
 
 def build(cfg: ModelConfig, info: DataInfo):
