@@ -32,6 +32,7 @@ def test_override_types_are_converted():
     cfg = C.load(overrides=["--optim.lr_g", "1e-4", "--model.g_hidden", "32,64", "--train.progress", "false", "--data.root", "null"])
     assert cfg.optim.lr_g == 1e-4 and cfg.model.g_hidden == [32, 64]
     assert cfg.train.progress is False and cfg.data.root is None
+    assert C.load(overrides=["--model.d_hidden", "128"]).model.d_hidden == [128]  # one layer
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -39,6 +40,7 @@ def test_override_types_are_converted():
     (["--train.batch_size", "-3"], "train.batch_size = -3: must be > 0"),
     (["--optim.lr_d", "-1e-3"], "optim.lr_d = -0.001: must be > 0"),
     (["--train.steps", "many"], "train.steps = 'many': expected an integer"),
+    (["--model.g_hidden", "wide"], "model.g_hidden = 'wide': expected a list of integers (e.g. 256,512)"),
     (["--train.stepz", "5"], "did you mean 'train.steps'"),
     (["--objective.name", "nonsaturatng"], "did you mean 'nonsaturating'"),
     (["--model.family", "resnet9"], "unknown model family 'resnet9'"),

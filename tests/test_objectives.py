@@ -70,6 +70,11 @@ def test_acgan_adds_the_class_cross_entropy():
     assert torch.allclose(o.d_real(out, y), FORMULAS["nonsaturating"][0] + ce)
     assert torch.allclose(o.d_fake(out, y), FORMULAS["nonsaturating"][1] + ce)
     assert torch.allclose(o.g(out, y), FORMULAS["nonsaturating"][2] + ce)
+    # aux_fake false: D learns classes from real images only; G's class term stays
+    real_only = obj("nonsaturating", aux_fake=False)
+    assert torch.allclose(real_only.d_real(out, y), FORMULAS["nonsaturating"][0] + ce)
+    assert torch.allclose(real_only.d_fake(out, y), FORMULAS["nonsaturating"][1])
+    assert torch.allclose(real_only.g(out, y), FORMULAS["nonsaturating"][2] + ce)
 
 
 def test_one_sided_label_smoothing_changes_only_real_targets():

@@ -93,6 +93,8 @@ class ObjectiveConfig:
     margin: float = opt(1.0, "energy: the margin m in L_D = E(x) + [m - E(G(z))]+", positive)
     pt_weight: float = opt(0.1, "energy with an autoencoder D: weight of EBGAN's pulling-away term", non_negative)
     aux_weight: float = opt(1.0, "acgan: weight of the auxiliary classification loss", non_negative)
+    aux_fake: bool = opt(True, "acgan: D's class head also learns to classify G's samples by the class asked for (Odena et al.); "
+                               "false: D learns classes from real images only, G still has to match them")
     mode_seeking: float = opt(0.0, "weight of the mode-seeking regularizer on G (Mao et al. 2019); 0 = off", non_negative)
     instance_noise: float = opt(0.0, "std of Gaussian noise added to D's inputs, annealed linearly to 0 (Sønderby et al. 2017); 0 = off", non_negative)
     diffaugment: str = opt("", "DiffAugment policy for D's inputs (Zhao et al. 2020): any of color,translation,cutout; empty = off",
@@ -300,11 +302,14 @@ def coerce(key: str, value, typ):
             return str(value)
         if typing.get_origin(typ) is list:
             (inner,) = typing.get_args(typ)
+            items = value
             if isinstance(value, str):
-                value = [v for v in value.strip("[]").split(",") if v.strip()]
-            if not isinstance(value, (list, tuple)):
+                items = [v for v in value.strip("[]").split(",") if v.strip()]
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                items = [value]  # --model.d_hidden 128: a one-element list
+            if not isinstance(items, (list, tuple)):
                 raise ValueError
-            return [coerce(key, v, inner) for v in value]
+            return [coerce(key, v, inner) for v in items]
     except (TypeError, ValueError):
         raise ConfigError(f"{key} = {value!r}: expected {_type_name(typ)}") from None
     raise TypeError(f"unsupported config type {typ} for {key}")
@@ -312,7 +317,8 @@ def coerce(key: str, value, typ):
 
 def _type_name(typ) -> str:
     if typing.get_origin(typ) is list:
-        return f"a list of {_type_name(typing.get_args(typ)[0])}s (e.g. 256,512)"
+        inner = typing.get_args(typ)[0]
+        return f"a list of {({int: 'integers', float: 'numbers', str: 'strings'}).get(inner, inner)} (e.g. 256,512)"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(typ, str(typ))
 
 

@@ -64,15 +64,15 @@ class Objective:
         return self.d_loss_real(score_of(out)) + self._aux(out, y)
 
     def d_fake(self, out, y) -> torch.Tensor:
-        return self.d_loss_fake(score_of(out)) + self._aux(out, y)
+        return self.d_loss_fake(score_of(out)) + self._aux(out, y, self.cfg.aux_fake)
 
     def g(self, out, y) -> torch.Tensor:
         return self.g_loss(score_of(out)) + self._aux(out, y)
 
-    def _aux(self, out, y):
-        # AC-GAN (Odena et al. 2017): D classifies real and fake images; G wants its fakes
-        # classified as the class it was asked for.
-        if isinstance(out, DOut) and out.class_logits is not None:
+    def _aux(self, out, y, on: bool = True):
+        # AC-GAN (Odena et al. 2017): D classifies real and fake images (fakes only with
+        # objective.aux_fake); G wants its fakes classified as the class it was asked for.
+        if on and isinstance(out, DOut) and out.class_logits is not None:
             return self.cfg.aux_weight * F.cross_entropy(out.class_logits, y)
         return 0.0
 
@@ -195,7 +195,7 @@ class Energy(Objective):
         return self.energy(out).mean() + self._aux(out, y)
 
     def d_fake(self, out, y):
-        return F.relu(self.cfg.margin - self.energy(out)).mean() + self._aux(out, y)
+        return F.relu(self.cfg.margin - self.energy(out)).mean() + self._aux(out, y, self.cfg.aux_fake)
 
     def g(self, out, y):
         loss = self.energy(out).mean() + self._aux(out, y)
