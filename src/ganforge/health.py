@@ -6,8 +6,8 @@ Two kinds of signal feed the monitor:
   D(x), D(G(z)) before and after D's update, D's accuracy on real and fake, the gradient
   norms of G and D, the critic's Wasserstein estimate;
 - every ``health.every`` steps, a probe (one G forward of a fixed batch): the diversity of
-  generated samples in a feature space against the data's; for 2-D toys the modes captured
-  (PacGAN protocol); for labelled images, when a domain classifier of the dataset is at hand
+  generated samples in a feature space against the data's; for 2-D toys the modes the
+  samples cover (and those they capture, by the PacGAN protocol); for labelled images, when a domain classifier of the dataset is at hand
   (``health.classes``), the classes the samples cover. This is the only extra compute: about
   one training step per probe, so about 1% of training time at the defaults.
 
@@ -77,8 +77,8 @@ VANISH_RATIO = 0.05  # G's gradient norm below 5% of the largest seen (1% for cr
 VANISH_D_FAKE = 0.05  # ... while D(G(z)) is below this (cross-entropy objectives)
 SATURATED = 0.01  # minimax: ∂L_G/∂logit = -D(G(z)), so D(G(z)) < 1% scales G's gradient below 1%
 COLLAPSE_DIVERSITY = 0.4  # generated diversity below 40% of the data's
-COLLAPSE_MODES = 0.75  # toys: fewer than 75% of the modes captured; labelled data: of the classes covered
-CLASS_SHARE = 0.25  # a class is covered when at least 25% of its uniform share of the probe is classified as it
+COLLAPSE_MODES = 0.75  # fewer than 75% of the toy's modes, or of the classes, covered ...
+COVER_SHARE = 0.25  # ... a mode (class) being covered when at least 25% of its uniform share of the probe is nearest to it (classified as it)
 COLLAPSE_PROBES = 3  # ... in each of the last 3 probes, with no progress across them
 SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations above its recent median
 SWING_HQ = 0.2  # toys: std of % high quality over the last probes
@@ -159,12 +159,16 @@ class HealthMonitor:
         returns the values to report."""
         result = {"diversity": diversity(fake) / max(diversity(real), 1e-12)}
         if info.kind == "points" and info.centers is not None:
+            # Coverage counts every sample by its nearest centre: a generator still spread out
+            # between the modes covers them all (it is imprecise, not collapsed); one piled on a
+            # few covers few, wherever they are. The PacGAN count is reported beside it.
             s = toy_scores(fake * info.point_scale, info.centers, info.std)
-            result.update(modes=float(s.modes), high_quality=s.high_quality)
-            result["total_modes"] = float(s.total_modes)
+            result.update(modes=float(covered(torch.tensor(s.visits))), total_modes=float(s.total_modes),
+                          modes_captured=float(s.modes), high_quality=s.high_quality)
         elif classifier is not None:
-            covered, k = classes_covered(classifier, fake)
-            result.update(modes=float(covered), total_modes=float(k), class_coverage=covered / k)
+            counts = class_counts(classifier, fake)
+            result.update(modes=float(covered(counts)), total_modes=float(len(counts)))
+            result["class_coverage"] = result["modes"] / len(counts)
         self.probes.append({"step": step, **result})
         return result
 
@@ -178,8 +182,9 @@ class HealthMonitor:
         window = recent[-COLLAPSE_PROBES:]
         stuck = len(window) == COLLAPSE_PROBES and not improving(window)
         if stuck and "modes" in last and all(p["modes"] < COLLAPSE_MODES * p["total_modes"] for p in window):
-            what = "classes covered (domain classifier)" if "class_coverage" in last else "modes captured"
-            found["mode_collapse"] = f"{int(last['modes'])} of {int(last['total_modes'])} {what}"
+            n, k = int(last["modes"]), int(last["total_modes"])
+            found["mode_collapse"] = (f"{n} of {k} classes covered (domain classifier)" if "class_coverage" in last else
+                                      f"samples near {n} of {k} modes ({int(last['modes_captured'])} captured within 3 std)")
         elif stuck and all(p["diversity"] < COLLAPSE_DIVERSITY for p in window):
             found["mode_collapse"] = f"sample diversity {100 * last['diversity']:.0f}% of the data's"
         if len(recent) >= SWING_PROBES:
@@ -215,18 +220,20 @@ def improving(probes: list[dict]) -> bool:
     return "modes" in last and last["modes"] > max(p["modes"] for p in before)
 
 
+def covered(counts: torch.Tensor) -> int:
+    """Modes (classes) holding at least COVER_SHARE of the share a uniform spread would give
+    them: a few stray samples of a collapsed generator do not count as coverage."""
+    return int((counts >= COVER_SHARE * counts.sum() / len(counts)).sum())
+
+
 @torch.no_grad()
-def classes_covered(classifier, fake: torch.Tensor) -> tuple[int, int]:
-    """(classes covered, classes): a class is covered when the classifier assigns it at least
-    CLASS_SHARE of the share a uniform spread would give it, so a few misread samples of a
-    collapsed generator do not count as coverage."""
+def class_counts(classifier, fake: torch.Tensor) -> torch.Tensor:
+    """Samples per class, as the domain classifier reads them."""
     was_training = classifier.training
     classifier.eval()
     pred = classifier(fake.float()).argmax(1)
     classifier.train(was_training)
-    k = classifier.num_classes
-    counts = torch.bincount(pred, minlength=k)
-    return int((counts >= CLASS_SHARE * len(fake) / k).sum()), k
+    return torch.bincount(pred, minlength=classifier.num_classes)
 
 
 def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:

@@ -18,6 +18,7 @@ class ToyScore:
     high_quality: float  # fraction of samples within 3 std of their nearest mode
     reverse_kl: float
     counts: list[int]  # high-quality samples per mode
+    visits: list[int]  # all samples per mode, by nearest centre (how G spreads, precise or not)
 
     def __str__(self) -> str:
         return f"{self.modes}/{self.total_modes} modes, {100 * self.high_quality:.1f}% high quality, reverse KL {self.reverse_kl:.3f}"
@@ -36,4 +37,5 @@ def toy_scores(points: torch.Tensor, centers, std: float, n_std: float = 3.0) ->
         rkl = float((p * (p * len(c)).log()).sum())  # Σ p log(p / (1/M))
     else:
         rkl = float("inf")
-    return ToyScore(captured, len(c), float(good.double().mean()) if len(pts) else 0.0, rkl, counts.tolist())
+    visits = torch.bincount(nearest, minlength=len(c))
+    return ToyScore(captured, len(c), float(good.double().mean()) if len(pts) else 0.0, rkl, counts.tolist(), visits.tolist())
