@@ -13,6 +13,7 @@ import ganforge
 from ganforge import config as C
 from ganforge import latent, latent_cli, viz
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.metrics.evaluate import extractor_for, sources
 
 from conftest import tiny
 
@@ -425,14 +426,14 @@ def test_sweep_cli(runs, tmp_path, capsys):
 def test_compare_cli(runs, tmp_path, capsys):
     a, b = runs("z2"), runs("z2b")
     out = tmp_path / "cmp.png"
-    assert cli(["compare", str(a), str(b), "-n", "12", "--out", str(out)]) == 0
+    assert cli(["compare", str(a), str(b), "-n", "12", "--features", "pixels", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     stats = json.loads((tmp_path / "cmp.json").read_text())
     assert stats["n"] == 12 and stats["unpaired"] > 0 and math.isclose(stats["ratio"], stats["paired"] / stats["unpaired"])
     assert f"{stats['ratio']:.3f}" in printed and str(out) in printed
     # pairs A | B: 4 pairs per row (⌈√12⌉), 3 rows; each pair is 16 + 1 + 16 pixels wide
     ga, gb = ganforge.load(a), ganforge.load(b)
-    fig = latent.compare(ga, gb, tmp_path / "api.png", 12, names=(a.parent.name, b.parent.name))
+    fig = latent.compare(ga, gb, tmp_path / "api.png", 12, names=(a.parent.name, b.parent.name), features="pixels")
     assert fig["stats"]["paired"] == stats["paired"] and Image.open(out).size == fig["size"]
     assert fig["canvas_box"][2:] == ((3 * 18 + 2) * 4, (4 * 35 + 2) * 4)
     z = latent.load_latents(out)[0]
@@ -441,8 +442,15 @@ def test_compare_cli(runs, tmp_path, capsys):
     paired = ((xa - xb) ** 2).flatten(1).mean(1).sqrt().mean()
     assert math.isclose(stats["paired"], float(paired), rel_tol=1e-4)
     # a run against itself: paired distance 0
-    assert cli(["compare", str(a), str(a), "-n", "40", "--out", str(tmp_path / "self")]) == 0
+    assert cli(["compare", str(a), str(a), "-n", "40", "--features", "pixels", "--out", str(tmp_path / "self")]) == 0
     assert json.loads((tmp_path / "self.json").read_text())["paired"] == 0
+    # labelled data by default: distances between the domain classifier's features of the images
+    assert cli(["compare", str(a), str(b), "-n", "12", "--out", str(tmp_path / "feat")]) == 0
+    feat = json.loads((tmp_path / "feat.json").read_text())
+    assert feat["distance"] == "classifier features: Euclidean distance"
+    ex = extractor_for("classifier", ga.info, sources(ga, None, "train")[1])
+    fa, fb = (torch.from_numpy(ex.features(x)) for x in (ga(z), gb(z)))
+    assert math.isclose(feat["paired"], float((fa - fb).norm(dim=1).mean()), rel_tol=1e-6)
     # points: two scatter panels; different nz: a clear error
     assert cli(["compare", str(runs("ring")), str(runs("ring")), "-n", "50", "--out", str(tmp_path / "ring")]) == 0
     assert Image.open(tmp_path / "ring.png").size == (800, 444)

@@ -507,12 +507,34 @@ def write_class_interpolation(g, path: str | Path, z: torch.Tensor, row_names: l
 
 
 @torch.no_grad()
-def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple[str, str] = ("A", "B")) -> dict:
+def pair_distances(g, xa: torch.Tensor, xb: torch.Tensor, features: str = "auto") -> tuple[torch.Tensor, str]:
+    """(distances (N, N) of every xa[i] to every xb[j], how they were measured); see ``compare``."""
+    exact = lambda fa, fb: torch.cdist(fa, fb, compute_mode="donot_use_mm_for_euclid_dist")
+    if g.info.kind != "image":
+        return exact(xa.double(), xb.double()), "data coordinates: Euclidean distance"
+    from .metrics import features as feats
+
+    name = feats.auto_name(g.info) if features == "auto" else features
+    if name == "pixels":
+        fa, fb = ((xa.flatten(1) + 1) / 2).double(), ((xb.flatten(1) + 1) / 2).double()
+        return exact(fa, fb) / math.sqrt(fa.shape[1]), "pixels: RMS difference of pixel values in [0, 1]"
+    from .metrics.evaluate import extractor_for, sources
+
+    _, train, _ = sources(g, None, "train")  # the classifier is the one trained on (and cached for) g's dataset
+    ex = extractor_for(name, g.info, train)
+    fa, fb = (torch.from_numpy(ex.features(x)) for x in (xa, xb))
+    return exact(fa, fb), f"{ex.name} features: Euclidean distance"
+
+
+def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple[str, str] = ("A", "B"),
+            features: str = "auto") -> dict:
     """The same n latent vectors (``g_a.latents(n, seed)``) through two generators.
 
-    Distance of a pair of outputs: for images, the root-mean-square difference of pixel values
-    scaled to [0, 1] (pixel space; 0 = identical, 1 = black vs white everywhere); for points,
-    the Euclidean distance in the data's own coordinates. ``paired`` is the mean distance between
+    Distance of a pair of outputs: for images, the Euclidean distance of their ``features``
+    (``ganforge evaluate``'s extractors: auto is the domain classifier for labelled data, as
+    there), or with ``features="pixels"`` the root-mean-square difference of pixel values scaled
+    to [0, 1] (0 = identical, 1 = black vs white everywhere); for points, the Euclidean distance
+    in the data's own coordinates. ``paired`` is the mean distance between
     G_A(z_i) and G_B(z_i); ``unpaired`` the mean over all i ≠ j of G_A(z_i) vs G_B(z_j), the
     baseline of unrelated outputs; ``ratio = paired / unpaired``: ≈ 1 when the two runs map the
     same z to unrelated outputs, near 0 when they map it to the same output. Conditional
@@ -529,13 +551,7 @@ def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple
         raise ConfigError(f"-n {n}: must be >= 2 (the unpaired baseline needs two samples)")
     z = g_a.latents(n, seed)
     xa, xb = g_a(z, g_a.labels_for(n)), g_b(z, g_b.labels_for(n))
-    if g_a.info.kind == "image":
-        fa, fb = ((xa.flatten(1) + 1) / 2).double(), ((xb.flatten(1) + 1) / 2).double()
-        d = torch.cdist(fa, fb, compute_mode="donot_use_mm_for_euclid_dist") / math.sqrt(fa.shape[1])
-        space = "pixels: RMS difference of pixel values in [0, 1]"
-    else:
-        d = torch.cdist(xa.double(), xb.double(), compute_mode="donot_use_mm_for_euclid_dist")
-        space = "data coordinates: Euclidean distance"
+    d, space = pair_distances(g_a, xa, xb, features)
     paired = float(d.diagonal().mean())
     unpaired = float((d.sum() - d.diagonal().sum()) / (n * n - n))
     stats = {"run_a": str(names[0]), "run_b": str(names[1]), "n": n, "seed": seed, "distance": space,

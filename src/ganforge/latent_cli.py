@@ -94,12 +94,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="the same latent vectors through two runs' generators, side by side, with a score",
                        description="Puts latents(n, --seed) through both generators (same nz needed), writes A | B pairs and "
                                    "prints the mean distance of paired outputs against that of unpaired ones (all i ≠ j); "
-                                   "ratio ≈ 1: the runs map the same z to unrelated outputs. Distances: RMS pixel "
-                                   "difference in [0, 1] for images, Euclidean in data coordinates for points.")
+                                   "ratio ≈ 1: the runs map the same z to unrelated outputs. Distances: Euclidean in "
+                                   "--features space for images, in data coordinates for points.")
     p.add_argument("run_a", metavar="RUN_A|CKPT_A", help=SOURCE_HELP)
     p.add_argument("run_b", metavar="RUN_B|CKPT_B", help=SOURCE_HELP)
     p.add_argument("-n", "--n", type=int, default=64, help="latent vectors (default 64)")
     p.add_argument("--seed", type=int, default=0, help="their seed (default 0)")
+    p.add_argument("--features", default="auto", choices=["auto", "classifier", "inception", "pixels"],
+                   help="images: the space distances are measured in, as for `ganforge evaluate`: auto (labelled data: "
+                        "the domain classifier, trained on RUN_A's dataset and cached; else pixels), classifier, inception, "
+                        "or pixels (RMS difference of pixel values in [0, 1])")
     p.add_argument("--out", help="file stem X or X.png (writes X.png, X.json, X.latents.npz) or a folder; "
                                  "default RUN_A/latent/compare-<RUN_B>.png")
     p.set_defaults(func=cmd_compare)
@@ -235,7 +239,7 @@ def cmd_compare(args, extra) -> None:
     ga, gb = load(args.run_a), load(args.run_b)
     na, nb = latent.run_dir(args.run_a).name, latent.run_dir(args.run_b).name
     path = _png(out_stem(args.out, latent.run_dir(args.run_a) / "latent", f"compare-{nb}"))
-    fig = latent.compare(ga, gb, path, args.n, args.seed, names=(na, nb))
+    fig = latent.compare(ga, gb, path, args.n, args.seed, names=(na, nb), features=args.features)
     s = fig["stats"]
     print(f"same z through {na} and {nb} ({s['n']} latent vectors, seed {s['seed']}; distance: {s['distance']}):")
     print(f"  paired   {s['paired']:.4f}   (mean distance of G_A(z_i) and G_B(z_i))")

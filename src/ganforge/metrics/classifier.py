@@ -76,14 +76,15 @@ def train_classifier(images, labels, seed: int = 0, epochs: int = 3, batch_size:
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     order = torch.Generator().manual_seed(seed)
     model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=order)
-        for i in range(0, len(x), batch_size):
-            idx = perm[i : i + batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    with torch.enable_grad():  # also when called under no_grad (e.g. from a sampling path)
+        for _ in range(epochs):
+            perm = torch.randperm(len(x), generator=order)
+            for i in range(0, len(x), batch_size):
+                idx = perm[i : i + batch_size]
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
     return model.eval()
 
 
