@@ -7,9 +7,10 @@ Two kinds of signal feed the monitor:
   norms of G and D, the critic's Wasserstein estimate;
 - every ``health.every`` steps, a probe (one G forward of a fixed batch): the diversity of
   generated samples in a feature space against the data's; for 2-D toys the modes the
-  samples cover (and those they capture, by the PacGAN protocol); for labelled images, when a domain classifier of the dataset is at hand
-  (``health.classes``), the classes the samples cover. This is the only extra compute: about
-  one training step per probe, so about 1% of training time at the defaults.
+  samples cover (and those they capture, by the PacGAN protocol); for labelled images,
+  when a domain classifier of the dataset is at hand (``health.classes``), the classes the
+  samples cover. This is the only extra compute: about one training step per probe, so
+  about 1% of training time at the defaults.
 
 Each condition has a plain-language explanation and concrete remedies. When one starts, a
 warning goes to the progress display and an event to ``health.jsonl``; when it ends, a note.
