@@ -481,3 +481,19 @@ def test_default_outputs_go_under_the_run(runs, capsys):
     assert str(run / "latent" / "arithmetic.png") in capsys.readouterr().out
     assert latent_cli.out_stem("x/y.png", run, "d") == latent_cli.out_stem("x/y", run, "d")
     assert latent_cli.out_stem(str(run) + "/", run, "d") == run / "d"
+
+
+def test_the_readme_pictures_script_runs_every_command(shared_datasets, tmp_path):
+    """docs/make_latent_images.py --quick: tiny runs, then every command the README shows."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "make_latent_images.py"
+    spec = importlib.util.spec_from_file_location("make_latent_images", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main(["--quick", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "images")])
+    names = {p.name for p in (tmp_path / "images").iterdir()}
+    readme = (path.parents[1] / "README.md").read_text()
+    shown = {line.split("(docs/images/")[1].rstrip(")") for line in readme.splitlines() if "](docs/images/latent-" in line}
+    assert shown and shown <= names  # every picture the README shows, written by the script
