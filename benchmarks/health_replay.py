@@ -16,9 +16,8 @@ for run in [a.rstrip("/") + "/" for a in sys.argv[1:]]:
     for line in open(run + 'metrics.jsonl'):
         r = json.loads(line)
         if 'eval' in r: continue
-        if 'diversity' in r:
-            p = {"step": r['step'], "diversity": r['diversity']}
-            if 'modes' in r: p.update(modes=r['modes'], high_quality=r['high_quality'], total_modes=r['total_modes'])
-            m.probes.append(p)
+        if 'diversity' in r:  # a probe's values, as HealthMonitor.probe recorded them
+            keys = ('diversity', 'modes', 'total_modes', 'modes_captured', 'high_quality', 'class_coverage')
+            m.probes.append({"step": r['step'], **{k: r[k] for k in keys if k in r}})
         found |= {e['condition'] for e in m.observe(r['step'], r) if e['status'] == 'start'}
     print(run.split('/')[-2], 'steps', r['step'], '->', sorted(found))

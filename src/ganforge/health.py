@@ -81,7 +81,9 @@ COLLAPSE_DIVERSITY = 0.4  # generated diversity below 40% of the data's
 COLLAPSE_MODES = 0.75  # fewer than 75% of the toy's modes, or of the classes, covered ...
 COVER_SHARE = 0.25  # ... a mode (class) being covered when at least 25% of its uniform share of the probe is nearest to it (classified as it)
 COLLAPSE_PROBES = 3  # ... in each of the last 3 probes, with no progress across them
-SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations above its recent median
+SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations above its recent median ...
+SPIKE_RISE = 1.0  # ... that also more than doubled and, for cross-entropy losses, rose by over 1 nat
+                  # (D loss 0.2 -> 0.9 is a healthy DCGAN's jitter, not a spike)
 SWING_HQ = 0.2  # toys: std of % high quality over the last probes
 SWING_DIVERSITY = 0.35  # std of the diversity ratio over the last probes
 SWING_PROBES = 4  # probes a swing is judged over
@@ -150,7 +152,8 @@ class HealthMonitor:
             # a spike is a jump up; the spread is floored so a flat history does not make
             # every small move a spike
             mad = max(sorted(abs(v - med) for v in past)[len(past) // 2], 0.05 * abs(med), 1e-3)
-            n = sum((r[key] - med) / (1.4826 * mad) > SPIKE_Z for r in hist[-self.window:] if key in r)
+            rise = max(abs(med), SPIKE_RISE if self.cross_entropy else 0.0)
+            n = sum((r[key] - med) / (1.4826 * mad) > SPIKE_Z and r[key] - med > rise for r in hist[-self.window:] if key in r)
             if n >= 2:
                 hits.append(f"{n} spikes in {key}")
         return ", ".join(hits)
