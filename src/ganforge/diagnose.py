@@ -67,7 +67,8 @@ def report(run: Path) -> str:
         lines.append(f"\nrollback at step {e['step']}: {e['reason']} (learning rates x{e['lr_factor']:g})")
     last = rows[-5:]
     mean = lambda k: sum(r[k] for r in last if k in r) / max(1, sum(k in r for r in last))
-    keys = [k for k in ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "grad_g", "grad_d", "diversity") if any(k in r for r in last)]
+    keys = [k for k in ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "grad_g", "grad_d", "diversity", "class_coverage")
+            if any(k in r for r in last)]
     lines.append("\nlast logged window: " + ", ".join(f"{k} {mean(k):.3g}" for k in keys))
     lines.append(HEALTHY)
     return "\n".join(lines)
