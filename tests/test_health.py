@@ -207,3 +207,7 @@ def test_health_classes_trains_or_reuses_the_cached_domain_classifier(tmp_path, 
     assert coverage(run("train", "train"))  # trained and cached ...
     assert coverage(run("auto-after", "auto"))  # ... and found by the next run
     assert coverage(run("off", "off")) == []
+    # the judge never changes the training: same seed, same losses with and without it
+    losses = lambda r: [(row["loss_d"], row["loss_g"]) for row in map(json.loads, (r / "metrics.jsonl").read_text().splitlines())
+                        if "loss_d" in row]
+    assert losses(tmp_path / "auto-before") == losses(tmp_path / "auto-after") == losses(tmp_path / "train")

@@ -123,7 +123,8 @@ def load_cached(images, labels, cache_dir: str | Path | None = None, seed: int =
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and numbers only
     m = state["meta"]
-    model = Classifier(m["in_channels"], m["num_classes"], m["side"])
+    with torch.random.fork_rng(devices=[]):  # the throwaway init must not move the caller's RNG (a
+        model = Classifier(m["in_channels"], m["num_classes"], m["side"])  # training run's seed)
     model.load_state_dict(state["state_dict"])
     return model.eval()
 
