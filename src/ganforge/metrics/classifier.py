@@ -109,16 +109,18 @@ def cache_key(images, labels, seed: int, epochs: int) -> str:
     return h.hexdigest()[:20]
 
 
-def _cache_path(images, labels, cache_dir, seed: int, epochs: int) -> tuple[str, Path]:
+def _cache_path(images, labels, cache_dir, seed: int, epochs: int, key: str | None = None) -> tuple[str, Path]:
     if cache_dir is None:
         cache_dir = Path(os.environ.get("GANFORGE_CACHE") or Path.home() / ".cache" / "ganforge") / "classifiers"
-    key = cache_key(images, labels, seed, epochs)
+    key = key or cache_key(images, labels, seed, epochs)
     return key, Path(cache_dir).expanduser() / f"classifier-{key}.pt"
 
 
-def load_cached(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 3) -> Classifier | None:
-    """The cached classifier for this data and seed, or None when none was trained yet."""
-    _, path = _cache_path(images, labels, cache_dir, seed, epochs)
+def load_cached(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 3,
+                key: str | None = None) -> Classifier | None:
+    """The cached classifier for this data and seed, or None when none was trained yet.
+    ``key``: ``cache_key`` of the same arguments, when the caller has it (hashing is not free)."""
+    _, path = _cache_path(images, labels, cache_dir, seed, epochs, key)
     if not path.exists():
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and numbers only
@@ -129,13 +131,14 @@ def load_cached(images, labels, cache_dir: str | Path | None = None, seed: int =
     return model.eval()
 
 
-def load_or_train(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 3) -> tuple[Classifier, bool]:
+def load_or_train(images, labels, cache_dir: str | Path | None = None, seed: int = 0, epochs: int = 3,
+                  key: str | None = None) -> tuple[Classifier, bool]:
     """The classifier for this data and seed: cached weights if present, else trained and cached.
     Returns (model, whether it came from the cache). Default cache: $GANFORGE_CACHE/classifiers."""
-    model = load_cached(images, labels, cache_dir, seed, epochs)
+    key, path = _cache_path(images, labels, cache_dir, seed, epochs, key)
+    model = load_cached(images, labels, cache_dir, seed, epochs, key)
     if model is not None:
         return model, True
-    key, path = _cache_path(images, labels, cache_dir, seed, epochs)
     model = train_classifier(images, labels, seed, epochs)
     meta = {"arch_version": ARCH_VERSION, "key": key, "seed": seed, "epochs": epochs,
             "in_channels": model.in_channels, "num_classes": model.num_classes, "side": model.side}

@@ -221,8 +221,8 @@ def domain_classifier(source, train: bool = True):
     key = cache_key(images, labels, CLASSIFIER_SEED, CLASSIFIER_EPOCHS)
     where = cache_dir() / "classifiers"
     if train:
-        return load_or_train(images, labels, where, CLASSIFIER_SEED, CLASSIFIER_EPOCHS)[0], key
-    return load_cached(images, labels, where, CLASSIFIER_SEED, CLASSIFIER_EPOCHS), key
+        return load_or_train(images, labels, where, CLASSIFIER_SEED, CLASSIFIER_EPOCHS, key)[0], key
+    return load_cached(images, labels, where, CLASSIFIER_SEED, CLASSIFIER_EPOCHS, key), key
 
 
 @EXTRACTORS.register("classifier")
