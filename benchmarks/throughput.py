@@ -1,213 +1,177 @@
-"""Training-step throughput: ganforge's ``training.gan_step`` against the classic DCGAN loop.
+"""Training-step throughput: ganforge's ``training.gan_step`` against the classic loops.
 
-The classic loop is the widely copied reference, pytorch/examples dcgan/main.py: nn.Sequential
-G and D, a Sigmoid at D's end with nn.BCELoss; D on real (backward), fake = G(noise), D on
-fake.detach() (backward), D step; then G's step through D reusing the same fake, which also
-computes D's weight gradients (unused). Both sides run the same architecture and init at
-64x64, nc=3, ngf=ndf=64, nz=100, batch 64, with Adam(2e-4, (0.5, 0.999)), on the same
-device, thread count and real batch; timed blocks alternate so drift hits both alike.
+Three problems, each against its classic counterpart (benchmarks/classic.py):
+  dcgan64  64x64 RGB, batch 64, ngf = ndf = 64, nz 100: pytorch/examples dcgan/main.py itself
+  mnist32  32x32 grey, batch 64, the same nets one level shorter (MNIST padded, as people train it)
+  toy      2-D points, batch 256, gan-ring8's MLPs (3 x 128, nz 2) against the plain MLP loop
+Both sides use the same architecture, init, Adam(2e-4, (0.5, 0.999)) and one pre-made real
+batch (no data loading on either side). ganforge's side is built by ``training.make_game`` and
+``training.tune_process``, exactly as ``ganforge train`` builds a run, so it has whatever
+``ganforge train`` has: a fused Adam, channels-last convolutions, the allocator setting.
 
-    python benchmarks/throughput.py                  # the default: about 2 minutes on 2 CPU cores
+Each side runs in a process of its own (its own allocator and thread pool: a process-wide
+setting of one side must not speed up the other), and the parent alternates timed blocks
+between them, switching which goes first, so that load from elsewhere hits both alike. Each
+block reports wall time and the process's CPU time; with one thread, images per CPU-second
+is the figure that stays put on a shared machine. Both sides must end with finite losses.
+
+    python benchmarks/throughput.py                       # all three cases, 1 thread each
+    python benchmarks/throughput.py --case dcgan64 --threads 2
     python benchmarks/throughput.py --device cuda --steps 50
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
+import multiprocessing as mp
 import os
 import statistics
+import sys
 import time
-from typing import Callable
+from pathlib import Path
 
 import torch
-import torch.nn as nn
 
-from ganforge import config, models, objectives, training
-from ganforge.augment import DInput
-from ganforge.data.base import DataInfo
-from ganforge.log import Reporter
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# ---------------------------------------------------------------------------- the classic loop
-# Networks and init as in pytorch/examples dcgan/main.py (written for 64x64 only).
-
-
-def weights_init(m: nn.Module) -> None:
-    classname = m.__class__.__name__
-    if classname.find("Conv") != -1:
-        torch.nn.init.normal_(m.weight, 0.0, 0.02)
-    elif classname.find("BatchNorm") != -1:
-        torch.nn.init.normal_(m.weight, 1.0, 0.02)
-        torch.nn.init.zeros_(m.bias)
+CASES = {  # name: (resolution or 0 for points, channels, batch)
+    "dcgan64": (64, 3, 64),
+    "mnist32": (32, 1, 64),
+    "toy": (0, 2, 256),
+}
+RING8 = {"nz": 2, "g_hidden": [128, 128, 128], "d_hidden": [128, 128, 128]}  # the gan-ring8 preset's nets
 
 
-class ClassicGenerator(nn.Module):
-    def __init__(self, nz: int, ngf: int, nc: int):
-        super().__init__()
-        self.main = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),  # 4x4
-            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),  # 8x8
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),  # 16x16
-            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),  # 32x32
-            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh(),  # 64x64
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.main(z)
+def real_batch(case: str, device: torch.device, seed: int) -> torch.Tensor:
+    res, nc, batch = CASES[case]
+    g = torch.Generator().manual_seed(seed)
+    shape = (batch, nc) if res == 0 else (batch, nc, res, res)
+    return (torch.rand(shape, generator=g) * 2 - 1).to(device)
 
 
-class ClassicDiscriminator(nn.Module):
-    def __init__(self, ndf: int, nc: int):
-        super().__init__()
-        self.main = nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),  # 32x32
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid(),
-        )
+def classic_side(case: str, real: torch.Tensor):
+    import classic
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x).view(-1, 1).squeeze(1)
+    if case == "toy":
+        return classic.mlp_stepper(real, RING8["nz"], RING8["g_hidden"], RING8["d_hidden"])[0]
+    return classic.dcgan_stepper(real)[0]
 
 
-def classic_stepper(real: torch.Tensor, nz: int, ngf: int, ndf: int) -> tuple[Callable[[], None], Callable[[], list[float]]]:
-    """(one step of the reference loop body, the losses of the last step)."""
-    device, nc = real.device, real.shape[1]
-    netG, netD = ClassicGenerator(nz, ngf, nc).to(device), ClassicDiscriminator(ndf, nc).to(device)
-    netG.apply(weights_init)
-    netD.apply(weights_init)
-    criterion = nn.BCELoss()
-    optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    optimizerG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    real_label, fake_label = 1.0, 0.0
-    last: list[torch.Tensor] = []
-
-    def step() -> None:
-        # (1) Update D: maximize log(D(x)) + log(1 - D(G(z)))
-        netD.zero_grad()
-        batch_size = real.size(0)
-        label = torch.full((batch_size,), real_label, dtype=real.dtype, device=device)
-        output = netD(real)
-        errD_real = criterion(output, label)
-        errD_real.backward()
-        noise = torch.randn(batch_size, nz, 1, 1, device=device)
-        fake = netG(noise)
-        label.fill_(fake_label)
-        output = netD(fake.detach())
-        errD_fake = criterion(output, label)
-        errD_fake.backward()
-        optimizerD.step()
-        # (2) Update G: maximize log(D(G(z))), through D with its weight gradients computed
-        netG.zero_grad()
-        label.fill_(real_label)
-        output = netD(fake)
-        errG = criterion(output, label)
-        errG.backward()
-        optimizerG.step()
-        # The reference reads D_x, D_G_z1, D_G_z2 and the losses with .item() and prints every
-        # step; we keep detached tensors instead, as ganforge's reporter does, so neither side
-        # pays a per-step device sync on CUDA (on CPU it makes no difference).
-        last[:] = [(errD_real + errD_fake).detach(), errG.detach()]
-
-    return step, lambda: [float(t) for t in last]
+def ganforge_config(case: str, batch: int) -> dict:
+    """The run configuration whose step is timed: the defaults, with the classic sizes."""
+    if case == "toy":
+        model = {"family": "mlp", **RING8, "dropout": 0.0, "d_norm": "none", "init": "default"}
+        return {"data": {"name": "ring8"}, "model": model, "train": {"batch_size": batch}}
+    res, nc, _ = CASES[case]
+    return {"data": {"resolution": res, "channels": nc}, "model": {"family": "dcgan", "nz": 100, "ngf": 64, "ndf": 64},
+            "objective": {"name": "nonsaturating"}, "train": {"batch_size": batch}}
 
 
-# ---------------------------------------------------------------------------- ganforge
+def ganforge_side(case: str, real: torch.Tensor):
+    """(one ``training.gan_step`` on a Game built as ``ganforge.train`` builds it, last losses)."""
+    import itertools
 
-def ganforge_stepper(real: torch.Tensor, nz: int, ngf: int, ndf: int) -> tuple[Callable[[], None], Callable[[], list[float]]]:
-    """(one ``training.gan_step`` on a Game built as ``ganforge.train`` builds it, the losses of the last step)."""
-    nc, res = real.shape[1], real.shape[-1]
-    cfg = config.from_dict({"data": {"resolution": res, "channels": nc},
-                            "model": {"family": "dcgan", "nz": nz, "ngf": ngf, "ndf": ndf},
-                            "objective": {"name": "nonsaturating"}, "train": {"batch_size": len(real)}})
-    G, D = (m.to(real.device) for m in models.build(cfg.model, DataInfo("image", (nc, res, res), 0)))
-    opt_g, opt_d = training.make_optimizers(cfg, G, D)
-    T, o = cfg.train, cfg.objective
-    game = training.Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps),
-                         cfg.model.nz, T.d_steps, 0)
-    batches = itertools.repeat((real, None))  # the same pre-made batch, endlessly
-    # The training loop reports a few scalars per step into a Reporter; so do we (their cost
-    # is part of the step), and its flush gives the losses for the finiteness check.
+    from ganforge import config, training
+    from ganforge.data.base import DataInfo
+    from ganforge.log import Reporter
+
+    cfg = config.from_dict(ganforge_config(case, len(real)))
+    info = DataInfo("points", (2,), 0) if case == "toy" else DataInfo("image", tuple(real.shape[1:]), 0)
+    training.tune_process(real.device)
+    game = training.make_game(cfg, info, real.device)
+    x = real.contiguous(memory_format=torch.channels_last) if real.dim() == 4 and cfg.train.channels_last else real
+    batches = itertools.repeat((x, None))  # the same pre-made batch, endlessly
+    # The training loop reports scalars every step into a Reporter; so do we (their cost is
+    # part of the step), and its flush gives the losses for the finiteness check.
     reporter = Reporter(None).__enter__()
-
-    def step() -> None:
-        training.gan_step(game, batches)
 
     def losses() -> list[float]:
         row = reporter.flush(0)
         return [row["loss_d"], row["loss_g"]]
 
-    return step, losses
+    return lambda: training.gan_step(game, batches), losses
 
 
-# ---------------------------------------------------------------------------- timing
+def worker(side: str, case: str, device: str, threads: int, seed: int, conn) -> None:
+    """Builds one side, then runs timed blocks on request: n → (wall s, CPU s); None → losses."""
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as the reference sets it
+    real = real_batch(case, dev, seed)
+    torch.manual_seed(seed)
+    step, losses = (classic_side if side == "classic" else ganforge_side)(case, real)
+    conn.send("ready")
+    while (n := conn.recv()) is not None:
+        sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+        sync()
+        w, c = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            step()
+        sync()
+        conn.send((time.perf_counter() - w, time.process_time() - c))
+    conn.send(losses())
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
-
-def timed(step: Callable[[], None], n: int, device: torch.device) -> float:
-    """Seconds for n steps, the device drained before and after."""
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        step()
-    sync(device)
-    return time.perf_counter() - t0
+def run_case(case: str, a) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    sides, procs = {}, []
+    for side in ("classic", "ganforge"):
+        parent, child = ctx.Pipe()
+        p = ctx.Process(target=worker, args=(side, case, a.device, a.threads, a.seed, child), daemon=True)
+        p.start()
+        sides[side], procs = parent, procs + [p]
+    for conn in sides.values():
+        assert conn.recv() == "ready"
+    batch = CASES[case][2]
+    steps = a.steps * (4 if case == "toy" else 1)  # toy steps take milliseconds: longer blocks
+    for conn in sides.values():  # warm-up, untimed
+        conn.send(a.warmup)
+        conn.recv()
+    wall: dict[str, list[float]] = {s: [] for s in sides}
+    cpu: dict[str, list[float]] = {s: [] for s in sides}
+    for r in range(a.rounds):
+        for side in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+            sides[side].send(steps)
+            w, c = sides[side].recv()
+            wall[side].append(batch * steps / w)
+            cpu[side].append(batch * steps / c)
+        print(f"  {case} round {r + 1}: " + "  ".join(f"{s} {wall[s][-1]:8.1f} img/s ({cpu[s][-1]:8.1f} per CPU-s)"
+                                                       for s in sides), flush=True)
+    for side, conn in sides.items():
+        conn.send(None)
+        values = conn.recv()  # a fast step that computes garbage is no win
+        assert all(math.isfinite(v) for v in values), f"{case} {side}: non-finite losses {values}"
+    for p in procs:
+        p.join()
+    med = {s: statistics.median(wall[s]) for s in sides}
+    med_cpu = {s: statistics.median(cpu[s]) for s in sides}
+    print(f"{case:8} {'':9} {'img/s':>9} {'min':>8} {'max':>8} {'img/CPU-s':>10}")
+    for s in sides:
+        print(f"{'':8} {s:9} {med[s]:9.1f} {min(wall[s]):8.1f} {max(wall[s]):8.1f} {med_cpu[s]:10.1f}")
+    ratio, ratio_cpu = med["ganforge"] / med["classic"], med_cpu["ganforge"] / med_cpu["classic"]
+    print(f"{case:8} ratio ganforge/classic: {ratio:.2f} (wall), {ratio_cpu:.2f} (per CPU-second)\n", flush=True)
+    return {"wall": ratio, "cpu": ratio_cpu}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=int, default=20, help="steps per timed block (default 20)")
-    p.add_argument("--rounds", type=int, default=5, help="timed blocks per side, interleaved (default 5)")
+    p.add_argument("--case", choices=[*CASES, "all"], default="all")
+    p.add_argument("--steps", type=int, default=10, help="steps per timed block (toy: 4x this; default 10)")
+    p.add_argument("--rounds", type=int, default=7, help="timed blocks per side, interleaved (default 7)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per side first (default 3)")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--resolution", type=int, default=64, help="64 only: the classic networks are written for 64x64")
-    p.add_argument("--channels", type=int, default=3)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own choice)")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads per side (default 1)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    if a.resolution != 64:
-        p.error("--resolution: the classic DCGAN networks are 64x64 only")
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    device = torch.device(a.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # as the reference sets it; shared by both sides
-    nz, ngf, ndf = 100, 64, 64
-    torch.manual_seed(a.seed)
-    real = (torch.rand(a.batch, a.channels, a.resolution, a.resolution) * 2 - 1).to(device)
-    sides = {"classic": classic_stepper(real, nz, ngf, ndf), "ganforge": ganforge_stepper(real, nz, ngf, ndf)}
-
     load = os.getloadavg()[0]  # before our own work: anything here is someone else's
     if load > 0.5:
-        print(f"warning: load average {load:.1f} before the start: another job is using the CPU, "
-              "so these timings will be low and noisy", flush=True)
-    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads; "
-          f"{a.resolution}x{a.resolution}x{a.channels}, batch {a.batch}, ngf=ndf={ngf}, nz={nz}; "
-          f"{a.warmup} warm-up steps, then {a.rounds} rounds x {a.steps} steps per side", flush=True)
-    for name, (step, _) in sides.items():
-        timed(step, a.warmup, device)
-    rates: dict[str, list[float]] = {name: [] for name in sides}
-    for r in range(a.rounds):
-        order = list(sides) if r % 2 == 0 else list(sides)[::-1]  # alternate who goes first
-        for name in order:
-            rates[name].append(a.batch * a.steps / timed(sides[name][0], a.steps, device))
-        print(f"  round {r + 1}: " + "  ".join(f"{n} {rates[n][-1]:7.1f} img/s" for n in sides), flush=True)
-
-    for name, (_, losses) in sides.items():  # a fast step that computes garbage is no win
-        values = losses()
-        assert all(math.isfinite(v) for v in values), f"{name}: non-finite losses {values}"
-
-    med = {n: statistics.median(v) for n, v in rates.items()}
-    print(f"\n{'':10} {'median img/s':>13} {'min':>8} {'max':>8} {'steps/s':>8}")
-    for n in sides:
-        print(f"{n:10} {med[n]:13.1f} {min(rates[n]):8.1f} {max(rates[n]):8.1f} {med[n] / a.batch:8.2f}")
-    print(f"ratio ganforge/classic: {med['ganforge'] / med['classic']:.2f}")
+        print(f"warning: load average {load:.1f} before the start: another job is using the CPU; wall-clock "
+              "rates will be low and noisy (the per-CPU-second rates with --threads 1 much less so)", flush=True)
+    print(f"torch {torch.__version__}, device {a.device}, {a.threads} thread(s) per side; {a.warmup} warm-up steps, "
+          f"then {a.rounds} interleaved rounds per side", flush=True)
+    ratios = {case: run_case(case, a) for case in (CASES if a.case == "all" else [a.case])}
+    print("summary, ganforge/classic: " + ", ".join(f"{c} {r['wall']:.2f} wall / {r['cpu']:.2f} CPU" for c, r in ratios.items()))
 
 
 if __name__ == "__main__":

@@ -108,6 +108,8 @@ class OptimConfig:
     lr_d: float = opt(2e-4, "discriminator learning rate", positive)
     beta1: float = opt(0.5, "Adam beta1 (0.5 as in DCGAN)", in_range(0, 1))
     beta2: float = opt(0.999, "Adam beta2", in_range(0, 1))
+    fused: bool = opt(True, "one fused kernel updates all parameters (Adam: fused, RMSprop: foreach): the same update as "
+                            "PyTorch's per-parameter loop up to float rounding, in fewer passes over memory; false = that loop")
 
 
 @dataclass
@@ -117,6 +119,8 @@ class TrainConfig:
     d_steps: int = opt(1, "discriminator steps per generator step (k in Goodfellow et al.)", positive)
     ema: float = opt(0.0, "decay of an exponential moving average of G's weights (e.g. 0.999); snapshots and the saved generator use it; 0 = off", in_range(0, 1))
     seed: int = opt(0, "seed for weights, noise and data order", non_negative)
+    channels_last: bool = opt(True, "keep conv weights and image batches channels-last (NHWC): faster convolutions on CPUs "
+                                    "(oneDNN) and GPU tensor cores, the same results up to float rounding")
     device: str = opt("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
                       lambda v: None if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) else "must be auto, cpu, cuda, cuda:N or mps")
     log_every: int = opt(50, "steps between metrics.jsonl lines and progress-bar updates", positive)

@@ -18,7 +18,7 @@ import torch.nn as nn
 from ..config import ModelConfig
 from ..data.base import DataInfo
 from ..errors import ConfigError
-from .layers import AutoencoderD, Discriminator, GInput, join_label_maps, norm2d
+from .layers import AutoencoderD, Discriminator, GInput, OutputConvTranspose2d, join_label_maps, norm2d
 
 RESOLUTIONS = (16, 28, 32, 64, 128, 256, 512)
 
@@ -40,7 +40,7 @@ class DCGANGenerator(nn.Module):
                                    nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
         for a, b in zip(ch, ch[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(ch[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [OutputConvTranspose2d(ch[-1], nc), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
