@@ -13,8 +13,8 @@ torch-fidelity's ``FeatureExtractorInceptionV3``:
     offset: source = destination × in/out), from uint8 values, then mapped by (x − 128) / 128;
   * 1008 classes (the graph's own, not ImageNet's 1000); the Inception Score uses the logits
     without the fc bias, as torch-fidelity's ``logits_unbiased`` does.
-Nothing here was checked against torch-fidelity's numbers in this repository (no weights
-and no torchvision on its CI machine): see docs/evaluation.md.
+tests/test_inception_fidelity.py checks it against torch-fidelity 0.4.0 on shared random weights
+(features, logits and resize bit for bit); the real weights file is not checked: docs/evaluation.md.
 """
 from __future__ import annotations
 
