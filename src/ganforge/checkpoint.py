@@ -77,6 +77,9 @@ def resolve(path: str | Path) -> Path:
     """A checkpoint file, or a run directory → its latest checkpoint."""
     p = Path(path)
     if p.is_dir():
+        if (p / "model.safetensors").is_file():
+            raise CheckpointError(f"{p} is an export (generator weights only): it can be sampled and evaluated, "
+                                  "not resumed or inspected for training state; use its run directory")
         found = latest(p / "checkpoints") if (p / "checkpoints").is_dir() else latest(p)
         if found is None:
             raise CheckpointError(f"{p} holds no checkpoints (expected {p}/checkpoints/step-*.pt)")

@@ -77,6 +77,13 @@ def cmd_sample(args, extra) -> None:
     print(f"wrote {args.n} samples to {out}")
 
 
+def cmd_export(args, extra) -> None:
+    from .export import export
+
+    out = export(args.checkpoint, args.out)
+    print(f"exported the generator to {out}: model.safetensors, config.json, README.md, samples.png")
+
+
 def cmd_info(args, extra) -> None:
     from . import data, models
     from .generator import load
@@ -162,6 +169,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="truncation trick: redraw latent coordinates with |z| > PSI (e.g. 0.7)")
     s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser("export", help="write the generator as model.safetensors + config.json + a model card")
+    e.add_argument("checkpoint", metavar="RUN_DIR|CKPT")
+    e.add_argument("--out", required=True, help="a new directory (EMA weights when the run has them)")
+    e.set_defaults(func=cmd_export)
 
     i = sub.add_parser("info", help="layers and parameter counts of a run's networks (or of a preset's)")
     i.add_argument("checkpoint", nargs="?", metavar="RUN_DIR|CKPT")

@@ -70,7 +70,12 @@ class Generator:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild the generator from a checkpoint (or a run directory's latest) and nothing else."""
+    """Rebuild the generator from a checkpoint (or a run directory's latest), or from an
+    export directory (``ganforge export``), and nothing else."""
+    from . import export
+
+    if export.is_export(path):
+        return export.load(path, device)
     state = checkpoint.load(path)
     cfg = config.from_dict(state["config"])
     info = DataInfo.from_dict(state["data_info"])

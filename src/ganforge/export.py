@@ -1,0 +1,142 @@
+"""Share a generator: ``ganforge export RUN_DIR|CKPT --out DIR`` writes
+
+    DIR/model.safetensors   the generator's weights (the EMA weights when the run kept them)
+    DIR/config.json         the run's config and data description: what rebuilds the network
+    DIR/README.md           a model card: data, objective, steps, evaluation results with
+                            their protocol, and a sample grid (DIR/samples.png)
+
+safetensors holds tensors and nothing else, so loading an export never runs code (unlike a
+pickle). Anyone can read the weights with the safetensors library alone;
+``ganforge.load(DIR)`` (and every command that takes a checkpoint) rebuilds the generator.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from . import checkpoint, config, models, viz
+from .data.base import DataInfo
+from .errors import CheckpointError, ConfigError
+
+FORMAT, VERSION = "ganforge-export", 1
+WEIGHTS, CONFIG, CARD, GRID = "model.safetensors", "config.json", "README.md", "samples.png"
+GRID_N, GRID_SEED = 64, 0
+
+
+def is_export(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / WEIGHTS).is_file()
+
+
+def export(path: str | Path, out: str | Path) -> Path:
+    """Write the export of a checkpoint (or a run directory's latest) to ``out``, all or nothing."""
+    from safetensors.torch import save_file
+
+    from . import __version__
+
+    state, src = checkpoint.load(path), checkpoint.resolve(path)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out} already exists and is not empty: choose a new directory")
+    ema = "G_ema" in state
+    weights = {k: v.detach().contiguous().clone() for k, v in state["G_ema" if ema else "G"].items()}
+    meta = {"format": FORMAT, "version": VERSION, "ganforge_version": __version__, "step": int(state["step"]),
+            "ema": ema, "source": str(src), "config": state["config"], "data_info": state["data_info"]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        save_file(weights, str(tmp / WEIGHTS), metadata={"format": FORMAT, "step": str(meta["step"]), "ema": str(ema).lower()})
+        (tmp / CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
+        g = load(tmp)
+        sample_grid(g, tmp / GRID)
+        (tmp / CARD).write_text(model_card(meta, eval_rows(src)))
+        os.replace(tmp, out)  # onto a missing or empty directory: atomic
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def load(path: str | Path, device: str | torch.device = "cpu"):
+    """The Generator of an export directory: the network built from config.json, then the
+    weights from model.safetensors (strictly: every tensor must fit)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .generator import Generator
+
+    p = Path(path)
+    try:
+        meta = json.loads((p / CONFIG).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{p} is not a ganforge export: cannot read {CONFIG} ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{p / CONFIG} is not a ganforge export's config (format {meta.get('format')!r})")
+    if meta.get("version", 0) > VERSION:
+        raise CheckpointError(f"{p} was exported by a newer ganforge (format {meta['version']}); upgrade ganforge")
+    cfg, info = config.from_dict(meta["config"]), DataInfo.from_dict(meta["data_info"])
+    G, _ = models.build(cfg.model, info)
+    try:
+        weights = load_file(str(p / WEIGHTS))
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{p / WEIGHTS} is truncated or not a safetensors file ({e})") from None
+    checkpoint.load_weights(G, weights, "generator", p / WEIGHTS)
+    return Generator(G.to(device), cfg, info, meta["step"], p)
+
+
+def eval_rows(ckpt: Path) -> list[dict]:
+    """Evaluation rows of the run that wrote ``ckpt`` (its metrics.jsonl), oldest first."""
+    from .log import read_metrics
+
+    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    return [r for r in read_metrics(run / "metrics.jsonl") if "eval" in r]
+
+
+def sample_grid(g, path: Path) -> None:
+    x = g.sample(GRID_N, seed=GRID_SEED)
+    if g.info.kind == "points":
+        viz.scatter(x.numpy(), None, path, g.info.centers, f"{GRID_N} samples")
+    else:
+        viz.save_grid(x, path)
+
+
+def model_card(meta: dict, evals: list[dict]) -> str:
+    c, info = meta["config"], meta["data_info"]
+    classes = f", {info['num_classes']} classes" if info.get("num_classes") else ""
+    cond = c["model"].get("conditional", "none")
+    lines = [
+        f"# ganforge generator: {c['model']['family']} on {c['data']['name']}", "",
+        f"![{GRID_N} samples, seed {GRID_SEED}]({GRID})", "",
+        "| | |", "|---|---|",
+        f"| data | `{c['data']['name']}`, {info['kind']} {tuple(info['shape'])}{classes} |",
+        f"| model | `{c['model']['family']}`, nz {c['model']['nz']}, conditional `{cond}` |",
+        f"| objective | `{c['objective']['name']}` |",
+        f"| training | {meta['step']} steps, batch {c['train']['batch_size']}, seed {c['train']['seed']} |",
+        f"| weights | {'EMA of G (decay ' + str(c['train']['ema']) + ')' if meta['ema'] else 'G'}, "
+        f"`{WEIGHTS}` |",
+        f"| exported by | ganforge {meta['ganforge_version']} from `{Path(meta['source']).name}` |", "",
+        "## Evaluation", "",
+    ]
+    if not evals:
+        lines += ["The run recorded no evaluation (`train.eval_every` was 0): run "
+                  "`ganforge evaluate DIR` to score this generator.", ""]
+    else:
+        last = evals[-1]
+        lines += [f"At step {last['step']} (the run's last evaluation; all are in its metrics.jsonl):", "",
+                  "| metric | value | protocol |", "|---|---|---|"]
+        for r in last["eval"]:
+            proto = ", ".join(f"{k} {v}" for k, v in r.get("protocol", {}).items())
+            value = f"{r['value']:.6g}" if isinstance(r.get("value"), (int, float)) else r.get("value")
+            lines.append(f"| {r['metric']} | {value} | {proto} |")
+        lines += ["", "Numbers are comparable only with results of the same protocol (extractor and its "
+                  "weights hash, N, reference split, seed, dataset hash).", ""]
+    lines += ["## Use", "", "```python", "import ganforge", "g = ganforge.load(\"DIR\")   # this directory",
+              "x = g.sample(16, seed=0)    # " + ("(16, 2) points" if info["kind"] == "points" else "(16, C, H, W) in [-1, 1]"),
+              "```", "", f"Without ganforge: `safetensors.torch.load_file(\"{WEIGHTS}\")` gives the state_dict; "
+              f"`{CONFIG}` holds the config that builds the network.", ""]
+    return "\n".join(lines)
