@@ -2,7 +2,8 @@
 
 Values are kept as detached tensors until the flush, so reporting never forces a device
 sync on the hot path. A flush writes one line of ``metrics.jsonl`` (means over the window)
-and, when enabled, the same scalars as TensorBoard events.
+and, when enabled, the same scalars as TensorBoard events; ``report_image`` adds the
+fixed-noise grids to TensorBoard's images.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 _active: "Reporter | None" = None
@@ -19,6 +21,12 @@ _active: "Reporter | None" = None
 def report(name: str, value) -> None:
     if _active is not None:
         _active.report(name, value)
+
+
+def report_image(tag: str, png: Path, step: int) -> None:
+    """A picture already written as a PNG (e.g. a fixed-noise grid) → TensorBoard's Images tab."""
+    if _active is not None:
+        _active.image(tag, png, step)
 
 
 class Reporter:
@@ -56,6 +64,13 @@ class Reporter:
             for k, v in {**means, **extra}.items():
                 self._tb.add_scalar(k, v, step)
         return row
+
+    def image(self, tag: str, png: Path, step: int) -> None:
+        if self._tb is not None:
+            from PIL import Image
+
+            with Image.open(png) as im:
+                self._tb.add_image(tag, np.asarray(im.convert("RGB")), step, dataformats="HWC")
 
     def close(self) -> None:
         if self._tb is not None:

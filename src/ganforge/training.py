@@ -28,7 +28,7 @@ from .augment import DInput
 from .config import Config
 from .errors import ConfigError, GanforgeError
 from .health import HealthMonitor, event_text
-from .log import Reporter, read_metrics, report
+from .log import Reporter, read_metrics, report, report_image
 from .models.layers import score_of
 
 
@@ -280,7 +280,9 @@ class Trainer:
 
     def snapshot(self) -> None:
         G = self.game.G if self.G_ema is None else self.G_ema
-        snapshot(G, *self.fixed, self.source, self.dir / "samples" / f"step-{self.step:06d}.png", f"step {self.step}")
+        path = self.dir / "samples" / f"step-{self.step:06d}.png"
+        snapshot(G, *self.fixed, self.source, path, f"step {self.step}")
+        report_image("samples/fixed_noise", path, self.step)
         thin_frames(self.dir / "samples")
 
 
