@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from .errors import GanforgeError
 
 
 def cmd_train(args, extra: list[str]) -> None:
-    from .training import train
+    from .training import default_run_dir, train
 
     if args.resume:
         cfg = resume_config(args.resume, extra)
@@ -26,7 +27,7 @@ def cmd_train(args, extra: list[str]) -> None:
     else:
         cfg = config.load(args.config, args.preset, extra)
         name = args.preset or (Path(args.config).stem if args.config else "default")
-        run = train(cfg, out=args.out or Path("runs") / name)
+        run = train(cfg, out=args.out or default_run_dir(name))
     print(f"run directory: {run}")
     for name in ("samples/final.png", "losses.png", "timelapse.gif", "metrics.jsonl"):
         print(f"  {run / name}")
@@ -156,7 +157,7 @@ def parser() -> argparse.ArgumentParser:
                        description="Configuration: dataclass defaults, then a preset or CONFIG.yaml, then --section.key VALUE overrides.")
     t.add_argument("config", nargs="?", help="a YAML config file (it may start with `preset: NAME`)")
     t.add_argument("--preset", help="a named preset (see `ganforge presets`)")
-    t.add_argument("--out", help="run directory (default runs/PRESET; -2, -3... if it exists)")
+    t.add_argument("--out", help="run directory; one that already holds a run is refused (default runs/PRESET, or -2, -3... if that holds one)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
     t.set_defaults(func=cmd_train, accepts_dotted=True)
 
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         parser().error(f"{args.command} takes no --section.key options: {' '.join(extra)}")
     from .training import TrainingStopped
 
+    saved, warnings.formatwarning = warnings.formatwarning, one_line_warning
     try:
         args.func(args, extra)
     except TrainingStopped as e:
@@ -230,4 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganforge: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = saved
     return 0
+
+
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as a CLI user should see it: the message, not Python's file:line and source line."""
+    return f"ganforge: warning: {message}\n"

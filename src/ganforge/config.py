@@ -393,8 +393,25 @@ def load(config: str | Path | None = None, preset: str | None = None, overrides:
     if config is not None and preset is not None:
         raise ConfigError("give a CONFIG.yaml or --preset, not both (a YAML file can say `preset: NAME`)")
     d = yaml_dict(config) if config is not None else preset_dict(preset) if preset else {}
-    over = overrides if isinstance(overrides, dict) else parse_overrides(overrides or [])
+    over = undot(overrides) if isinstance(overrides, dict) else parse_overrides(overrides or [])
     return from_dict(merge(d, over))
+
+
+def undot(over: dict) -> dict:
+    """Dotted keys of a dict as on the command line: {"data.name": "ring8", "train": {"steps": 5}}
+    → {"data": {"name": "ring8"}, "train": {"steps": 5}}; an unknown dotted key is an error."""
+    out: dict = {}
+    for key, value in over.items():
+        if isinstance(key, str) and "." in key:
+            if key not in all_keys():
+                raise ConfigError(unknown_key_message(key))
+            *parents, leaf = key.split(".")
+            for p in reversed(parents + [leaf]):
+                value = {p: value}
+        else:
+            value = {key: value}
+        out = merge(out, value)
+    return out
 
 
 def to_yaml(cfg: Config) -> str:

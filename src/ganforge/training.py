@@ -12,6 +12,7 @@ import ctypes
 import json
 import math
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -58,7 +59,7 @@ class Trainer:
 
     def __init__(self, cfg: Config, out=None, resume=None):
         self.cfg, T = cfg, cfg.train
-        self.dir = Path(resume) if resume else new_run_dir(out or Path("runs") / "run")
+        self.dir = Path(resume) if resume else run_dir_for(out)  # nothing is written before training can start
         self.device = pick_device(T.device)
         tune_process(self.device)
         seed_everything(T.seed)
@@ -70,14 +71,18 @@ class Trainer:
                                     self.source.info.kind) if cfg.health.enabled else None
         self.judge_classes = self.health_classifier() if self.health is not None else None
         self.step, self.rollbacks, self.best = 0, 0, None
+        self.batches = self.new_batches()  # checks the batch size fits the data
         if resume:
             self.restore(checkpoint.resolve(self.dir))
         else:
-            (self.dir / "config.yaml").write_text(config.to_yaml(cfg))
-            z, y = self.fixed
-            np.savez(self.dir / "samples" / "latents.npz", z=z.cpu().numpy(), **({} if y is None else {"y": y.cpu().numpy()}))
-            self.save()  # step 0: a divergence always has a checkpoint to roll back to
-        self.batches = self.new_batches()
+            create_run_dir(self.dir, self.start)
+
+    def start(self) -> None:
+        """A new run's first files: its config, the fixed latents, the step-0 checkpoint."""
+        (self.dir / "config.yaml").write_text(config.to_yaml(self.cfg))
+        z, y = self.fixed
+        np.savez(self.dir / "samples" / "latents.npz", z=z.cpu().numpy(), **({} if y is None else {"y": y.cpu().numpy()}))
+        self.save()  # step 0: a divergence always has a checkpoint to roll back to
 
     def new_batches(self):
         """The data stream from the source's current position, in the networks' memory format."""
@@ -474,19 +479,47 @@ def fixed_noise(cfg: Config, info: data.DataInfo, device: torch.device):
     return z.to(device), None if y is None else y.to(device)
 
 
-def new_run_dir(out: str | Path) -> Path:
-    """A fresh run directory: ``out``, or ``out-2``, ``out-3``... if it already holds a run."""
-    base = Path(out)
+def holds_run(path: Path) -> bool:
+    return (path / "config.yaml").exists() or (path / "checkpoints").exists()
+
+
+def default_run_dir(name: str = "run") -> Path:
+    """``runs/NAME``, or ``runs/NAME-2``, ``-3``... if it already holds a run."""
+    base = Path("runs") / name
     run, i = base, 1
-    while (run / "config.yaml").exists() or (run / "checkpoints").exists():
+    while holds_run(run):
         i += 1
         run = base.with_name(f"{base.name}-{i}")
-    try:
-        (run / "samples").mkdir(parents=True, exist_ok=True)
-        (run / "checkpoints").mkdir(exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"cannot create run directory {run}: {e.strerror or e}") from None
     return run
+
+
+def run_dir_for(out: str | Path | None) -> Path:
+    """An explicit ``out`` that already holds a run is refused (never silently ``out-2``)."""
+    if out is None:
+        return default_run_dir()
+    out = Path(out)
+    if holds_run(out):
+        raise ConfigError(f"--out {out} already holds a run. Continue it with: ganforge train --resume {out} "
+                          f"[--train.steps N]; or choose another --out")
+    return out
+
+
+def create_run_dir(run: Path, write) -> None:
+    """Make ``run`` (with samples/ and checkpoints/) and call ``write()``; on failure remove all
+    that was made, so a run that could not start leaves nothing behind."""
+    made = [p for p in (run, run / "samples", run / "checkpoints") if not p.exists()]
+    try:
+        for p in made:
+            p.mkdir(parents=True)
+        write()
+    except BaseException as e:
+        for p in made:
+            shutil.rmtree(p, ignore_errors=True)
+        if run not in made:
+            (run / "config.yaml").unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise ConfigError(f"cannot create run directory {run}: {e.strerror or e}") from None
+        raise
 
 
 # ---------------------------------------------------------------------------- state

@@ -167,8 +167,12 @@ class ImageSource(Source):
 
     def batches(self, batch_size, device):
         n = len(self.images)
-        if batch_size > n:
-            raise DataError(f"batch size {batch_size} is larger than the dataset ({n} images)")
+        if batch_size > n:  # checked at once, not at the first batch: before a run writes anything
+            raise DataError(f"batch size {batch_size} is larger than the dataset ({n} images): train with "
+                            f"--train.batch_size {n} (or fewer), or add images")
+        return self._batches(batch_size, device, n)
+
+    def _batches(self, batch_size, device, n):
         cur = self._cursor
         while True:
             if cur.perm is None:
