@@ -12,7 +12,7 @@ import ganforge
 from ganforge import checkpoint
 from ganforge import config as C
 from ganforge.cli import main
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, ConfigError
 
 from conftest import tiny
 
@@ -159,10 +159,12 @@ def test_only_the_last_k_checkpoints_are_kept_and_no_temp_files(tmp_path):
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000009.pt", "step-000010.pt"]
 
 
-def test_a_second_run_into_the_same_directory_gets_a_new_one(tmp_path):
-    a = ganforge.train(C.from_dict(tiny(TOY)), out=tmp_path / "x")
-    b = ganforge.train(C.from_dict(tiny(TOY)), out=tmp_path / "x")
-    assert a != b and b.name == "x-2"
+def test_a_second_run_into_the_same_directory_is_refused(tmp_path):
+    # An explicit out is never silently replaced by x-2 (tests/test_rough_edges.py: the CLI's default is).
+    ganforge.train(C.from_dict(tiny(TOY)), out=tmp_path / "x")
+    with pytest.raises(ConfigError, match="--resume"):
+        ganforge.train(C.from_dict(tiny(TOY)), out=tmp_path / "x")
+    assert not (tmp_path / "x-2").exists()
 
 
 def test_resume_may_change_only_train_options(tmp_path, capsys):
