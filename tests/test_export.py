@@ -78,6 +78,9 @@ def test_commands_take_an_export(exported, tmp_path, capsys):
     assert main(["sample", str(out), "-n", "4", "--out", str(tmp_path / "s.npz")]) == 0
     assert main(["info", str(out)]) == 0
     assert "step 4" in capsys.readouterr().out
+    if name != "toy-eval":  # results are appended inside the export, never beside it
+        assert main(["evaluate", str(out), "--metrics", "fid", "-n", "40", "--features", "pixels"]) == 0
+        assert (out / "metrics.jsonl").exists() and not (out.parent / "metrics.jsonl").exists()
     with pytest.raises(CheckpointError, match="is an export"):
         checkpoint.resolve(out)
 

@@ -46,7 +46,7 @@ def export(path: str | Path, out: str | Path) -> Path:
     ema = "G_ema" in state
     weights = {k: v.detach().contiguous().clone() for k, v in state["G_ema" if ema else "G"].items()}
     meta = {"format": FORMAT, "version": VERSION, "ganforge_version": __version__, "step": int(state["step"]),
-            "ema": ema, "source": str(src), "config": state["config"], "data_info": state["data_info"]}
+            "ema": ema, "source": src.name, "config": state["config"], "data_info": state["data_info"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -86,7 +86,8 @@ def load(path: str | Path, device: str | torch.device = "cpu"):
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{p / WEIGHTS} is truncated or not a safetensors file ({e})") from None
     checkpoint.load_weights(G, weights, "generator", p / WEIGHTS)
-    return Generator(G.to(device), cfg, info, meta["step"], p)
+    # source: the file loaded, as for a checkpoint; results of `evaluate` and `audit` go beside it.
+    return Generator(G.to(device), cfg, info, meta["step"], p / WEIGHTS)
 
 
 def eval_rows(ckpt: Path) -> list[dict]:
