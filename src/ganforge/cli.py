@@ -134,6 +134,14 @@ def cmd_diagnose(args, extra) -> None:
     print(f"\nplots: {png}\npage:  {page}")
 
 
+def cmd_serve(args, extra) -> None:
+    try:
+        from .web.server import serve
+    except ImportError as e:
+        raise GanforgeError(f"ganforge serve needs the web extra ({e.name} is missing): pip install 'ganforge[web]'") from None
+    serve(args.runs, args.host, args.port, args.threads)
+
+
 def cmd_presets(args, extra) -> None:
     names = config.preset_names()
     width = max(map(len, names))
@@ -185,6 +193,14 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("diagnose", help="report a run's failure modes and plot its health (PNG and HTML)")
     d.add_argument("run", metavar="RUN_DIR")
     d.set_defaults(func=cmd_diagnose)
+
+    w = sub.add_parser("serve", help="the workbench in the browser: playground, run dashboard, latent explorer")
+    w.add_argument("--runs", default="runs", help="the run directories to show (default runs/)")
+    w.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; any other needs the printed token)")
+    w.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    w.add_argument("--threads", type=int, default=1, help="CPU threads for the playground's training (default 1)")
+    w.set_defaults(func=cmd_serve)
 
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=cmd_presets)

@@ -54,8 +54,8 @@ def all_positive(v):
 
 @dataclass
 class DataConfig:
-    name: str = opt("digits", "dataset: ring8, grid25, swissroll, digits, mnist, fashion-mnist, cifar10, stl10, folder")
-    root: str | None = opt(None, "data directory (default $GANFORGE_DATA, else ~/.cache/ganforge/data); for name=folder, the image folder")
+    name: str = opt("digits", "dataset: ring8, grid25, swissroll, points (a CSV of x,y rows at data.root), digits, mnist, fashion-mnist, cifar10, stl10, folder")
+    root: str | None = opt(None, "data directory (default $GANFORGE_DATA, else ~/.cache/ganforge/data); for name=folder, the image folder; for name=points, the CSV file")
     split: str = opt("train", "which split to train on", one_of("train", "test", "unlabeled", "train+unlabeled"))
     resolution: int = opt(32, "image side in pixels (images are resized: shorter side, then centre crop)", positive)
     channels: int = opt(0, "image channels: 1 or 3; 0 keeps the dataset's own", one_of(0, 1, 3))

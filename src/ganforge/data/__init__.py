@@ -3,6 +3,7 @@
 | name                                  | module    | labels             |
 |---------------------------------------|-----------|--------------------|
 | ring8, grid25, swissroll              | toy2d.py  | none (2-D points)  |
+| points (a CSV of x,y rows: data.root) | toy2d.py  | none (2-D points)  |
 | digits (scikit-learn's bundled 8x8)   | here      | 10 classes         |
 | mnist, fashion-mnist, cifar10, stl10  | arrays.py | 10 classes         |
 | folder (any folder of images)         | folder.py | class sub-folders  |
@@ -21,7 +22,7 @@ from ..config import DataConfig
 from ..errors import ConfigError
 from ..registry import Registry
 from .base import DataInfo, ImageSource, RawImages, Source, to_model_images
-from .toy2d import TOYS, ToySource
+from .toy2d import TOYS, ToySource, points_file
 
 __all__ = ["DATASETS", "DataInfo", "Source", "ImageSource", "ToySource", "build", "describe", "check", "data_root"]
 
@@ -62,6 +63,7 @@ def _image_source(raw: RawImages, cfg: DataConfig, spec: DatasetSpec, seed: int)
 
 for _name, _make in TOYS.items():
     DATASETS.register(_name)(DatasetSpec("points", 0, 0, lambda cfg, seed, _make=_make: _make(cfg.scale, cfg.std, seed)))
+DATASETS.register("points")(DatasetSpec("points", 0, 0, lambda cfg, seed: points_file(cfg.root, cfg.std, seed)))
 
 
 def _digits(cfg: DataConfig, seed: int) -> Source:
@@ -109,8 +111,9 @@ DATASETS.register("folder")(DatasetSpec("image", 3, None, _folder))
 
 def check(cfg: DataConfig) -> None:
     spec = DATASETS.get(cfg.name)
-    if cfg.name == "folder" and not cfg.root:
-        raise ConfigError("data.root: name the image folder to train on (data.name = folder)")
+    if cfg.name in ("folder", "points") and not cfg.root:
+        what = "image folder" if cfg.name == "folder" else "CSV file of x,y rows"
+        raise ConfigError(f"data.root: name the {what} to train on (data.name = {cfg.name})")
     if spec.kind == "points" and cfg.channels:
         raise ConfigError(f"data.channels = {cfg.channels}: {cfg.name} is 2-D points, not images")
     if cfg.split not in ("train", "test") and cfg.name != "stl10":

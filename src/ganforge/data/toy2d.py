@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from ..errors import DataError
 from .base import DataInfo, Source
 
 
@@ -78,6 +79,52 @@ def swissroll(scale: float = 0.0, std: float = 0.0, seed: int = 0) -> ToySource:
 def _toy(centers: torch.Tensor, std: float, extent: float, seed: int) -> ToySource:
     info = DataInfo(kind="points", shape=(2,), point_scale=extent, centers=centers.tolist(), std=std)
     return ToySource(info, _mixture(centers, std), seed)
+
+
+def points_file(path, std: float = 0.0, seed: int = 0) -> ToySource:
+    """Your own 2-D points: a CSV of x,y rows (an optional header line), resampled with
+    replacement, each draw moved by N(0, std²) (default 1% of the points' extent) so the data
+    has a density rather than a finite set of atoms. No mode centres: toy scores do not apply."""
+    pts = read_points_csv(path)
+    extent = float(pts.abs().max()) or 1.0
+    std = std or 0.01 * extent
+
+    def sample(n: int, gen: torch.Generator) -> torch.Tensor:
+        return pts[torch.randint(len(pts), (n,), generator=gen)] + std * torch.randn(n, 2, generator=gen)
+
+    return ToySource(DataInfo(kind="points", shape=(2,), point_scale=extent + 4 * std, std=std), sample, seed)
+
+
+MAX_POINTS = 100_000
+
+
+def read_points_csv(path) -> torch.Tensor:
+    """(N, 2) float32 from a CSV of x,y rows; a clear DataError for anything else."""
+    from pathlib import Path
+
+    p = Path(path or "")
+    if not path or not p.is_file():
+        raise DataError(f"data.root = {path!r}: name a CSV file of x,y rows (data.name = points)")
+    rows, header = [], False
+    for i, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
+        cells = [c.strip() for c in line.split(",")]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            if len(cells) != 2:
+                raise ValueError
+            x, y = float(cells[0]), float(cells[1])
+        except ValueError:
+            if not rows and not header:
+                header = True  # one header line before the data
+                continue
+            raise DataError(f"{p}, line {i}: expected two numbers x,y, got {line[:60]!r}") from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise DataError(f"{p}, line {i}: x and y must be finite, got {line[:60]!r}")
+        rows.append((x, y))
+    if len(rows) < 2 or len(rows) > MAX_POINTS:
+        raise DataError(f"{p}: holds {len(rows)} points; expected 2 to {MAX_POINTS:,} x,y rows")
+    return torch.tensor(rows, dtype=torch.float32)
 
 
 TOYS = {"ring8": ring8, "grid25": grid25, "swissroll": swissroll}

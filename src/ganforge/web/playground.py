@@ -1,0 +1,414 @@
+"""The playground: a GAN on 2-D points, trained in a thread with ganforge's own Game and
+gan_step, and drawn as frames (points, D's surface, G's manifold, G's gradients, scores).
+
+Every change the page asks for is a config change, validated by ``config.from_dict`` like
+any YAML, then applied to the live networks: learning rates and k in place, an objective or
+penalty by a new objective (and a new D when the energy objective needs an autoencoder),
+width, depth or nz by new networks. One lock serializes training steps and requests.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import config, data, models, objectives, training
+from ..augment import DInput
+from ..errors import ConfigError
+from ..health import HealthMonitor
+from ..log import Reporter
+from ..metrics.toy import toy_scores
+
+PRESET = "gan-ring8"  # the networks the playground starts from (MLP 128x3, nz 2, batch 256)
+FPS = 20  # frames built per second while training
+SLOW_STEPS_PER_S = 4
+HEALTH_EVERY = 50  # steps per health row (train.log_every of a real run)
+PROBE_EVERY = 200  # steps between health probes (health.every)
+SCORE_EVERY = 100  # steps between toy scores (2,500 samples, the PacGAN protocol)
+N_SHOW, N_ARROWS, HEAT, GRID = 512, 96, 48, 16
+MAX_ROWS = 20_000
+
+# The knobs the page turns: name -> (dotted config key, type). width and depth set both
+# networks' hidden layers.
+PARAMS = {
+    "data": ("data.name", str), "objective": ("objective.name", str),
+    "lr_g": ("optim.lr_g", float), "lr_d": ("optim.lr_d", float), "k": ("train.d_steps", int),
+    "batch": ("train.batch_size", int), "width": (None, int), "depth": (None, int), "nz": ("model.nz", int),
+    "gp_weight": ("objective.gp_weight", float), "r1_weight": ("objective.r1_weight", float),
+    "label_smoothing": ("objective.label_smoothing", float), "mode_seeking": ("objective.mode_seeking", float),
+    "seed": ("train.seed", int),
+}
+NETS = {"model.nz", "model.g_hidden", "model.d_hidden", "model.d_arch", "data.name", "data.root", "train.seed"}
+MAX_WIDTH, MAX_DEPTH, MAX_BATCH = 1024, 8, 4096
+
+
+class _Held:
+    """An optimizer whose step does nothing: a one-network step is gan_step with the
+    other network's update held, so every step goes through the library's own loop."""
+
+    def __init__(self, opt):
+        self.opt = opt
+
+    def zero_grad(self, set_to_none: bool = True):
+        self.opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self):
+        pass
+
+
+class Playground:
+    def __init__(self, threads: int = 1, fps: int = FPS):
+        self.threads, self.fps = threads, fps
+        self.lock = threading.RLock()
+        self.points_dir = Path(tempfile.mkdtemp(prefix="ganforge-points-"))
+        base = config.preset_dict(PRESET)
+        base["train"] = {**base.get("train", {}), "ema": 0.0, "device": "cpu", "progress": False, "tensorboard": False,
+                         "log_every": HEALTH_EVERY}
+        base["health"] = {"every": PROBE_EVERY}
+        self.cfg = config.from_dict(base)
+        self.playing = self.slow = False
+        self.frame, self.frame_id, self.frame_time, self.generation = "null", 0, 0.0, 0
+        self.rows: list[dict] = []  # one per frame while training: the live curves
+        self.rows_base = 0  # rows dropped from the front (MAX_ROWS)
+        self.log_rows: list[dict] = []  # one per HEALTH_EVERY steps: metrics.jsonl of a saved run
+        self.events: list[dict] = []
+        self.steps_per_s = 0.0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._build()
+        self.thread = threading.Thread(target=self._loop, name="ganforge-playground", daemon=True)
+        self.thread.start()
+
+    # -- building ------------------------------------------------------------------------
+    def _build(self) -> None:
+        """Fresh networks, optimizers, data and history for self.cfg (a reset)."""
+        cfg = self.cfg
+        training.seed_everything(cfg.train.seed)
+        self.source = data.build(cfg.data, cfg.train.seed)
+        self.info = self.source.info
+        G, D = models.build(cfg.model, self.info)
+        opt_g, opt_d = training.make_optimizers(cfg, G, D)
+        self.game = training.Game(G, D, objectives.build(cfg.objective), opt_g, opt_d, DInput("", 0.0, 1),
+                                  cfg.model.nz, cfg.train.d_steps)
+        self.batches = self.source.batches(cfg.train.batch_size, torch.device("cpu"))
+        gen = torch.Generator().manual_seed(cfg.train.seed + 1)
+        self.z_show = torch.randn(N_SHOW, cfg.model.nz, generator=gen)
+        self.z_score = torch.randn(2500, cfg.model.nz, generator=gen)
+        self.real_show = self.source.real_samples(N_SHOW, seed=0)[0]
+        self.step, self.rows, self.rows_base, self.log_rows, self.events = 0, [], 0, [], []
+        self.generation += 1
+        self._acc, self._frame_acc, self._scores = {}, {}, {}
+        self._new_health()
+        self.view = self._fit_view(None)
+        self._make_frame()
+
+    def _new_health(self) -> None:
+        self.health = HealthMonitor(None, self.cfg.health.window, self.game.obj, PROBE_EVERY, "points")
+
+    def update(self, changes: dict) -> dict:
+        """Apply the page's changes (names from PARAMS); a ConfigError names a bad one."""
+        if not isinstance(changes, dict) or not changes:
+            raise ConfigError("expected a JSON object of settings, e.g. {\"lr_d\": 0.0001}")
+        unknown = set(changes) - set(PARAMS)
+        if unknown:
+            raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}; the settings are {', '.join(PARAMS)}")
+        d = self.cfg.to_dict()
+        width, depth = len(d["model"]["g_hidden"]) and d["model"]["g_hidden"][0], len(d["model"]["g_hidden"])
+        for name, value in changes.items():
+            key, typ = PARAMS[name]
+            if name == "gp_weight" and value in (None, ""):
+                v = None
+            else:
+                v = config.coerce(name, value, typ)
+            if name == "width":
+                width = v
+            elif name == "depth":
+                depth = v
+            else:
+                sec, leaf = key.split(".")
+                d[sec][leaf] = v
+        if not (1 <= width <= MAX_WIDTH and 1 <= depth <= MAX_DEPTH):
+            raise ConfigError(f"width {width}, depth {depth}: width must be in 1..{MAX_WIDTH}, depth in 1..{MAX_DEPTH}")
+        if d["train"]["batch_size"] > MAX_BATCH:
+            raise ConfigError(f"batch {d['train']['batch_size']}: at most {MAX_BATCH} in the playground")
+        d["model"]["g_hidden"] = d["model"]["d_hidden"] = [width] * depth
+        d["model"]["d_arch"] = "autoencoder" if d["objective"]["name"] == "energy" else "standard"
+        if "data" in changes:
+            kind = data.DATASETS.get(d["data"]["name"]).kind
+            if kind != "points":
+                raise ConfigError(f"data {d['data']['name']!r}: the playground trains on 2-D points "
+                                  f"({', '.join(self.datasets())})")
+            if d["data"]["name"] == "points" and not (self.points_dir / "points.csv").exists():
+                raise ConfigError("data 'points': draw points or upload a CSV first")
+            d["data"]["root"] = str(self.points_dir / "points.csv") if d["data"]["name"] == "points" else None
+        cfg = config.from_dict(d)
+        with self.lock:
+            self._apply(cfg)
+        return self.settings()
+
+    def _apply(self, cfg) -> None:
+        old, self.cfg = self.cfg, cfg
+        flat = lambda c: {f"{s}.{k}": v for s, sec in c.to_dict().items() if isinstance(sec, dict) for k, v in sec.items()}
+        changed = {k for k, v in flat(cfg).items() if flat(old)[k] != v}
+        g = self.game
+        if changed & NETS:
+            return self._build()
+        if changed & {"objective.name", "objective.gp_weight", "objective.r1_weight", "objective.label_smoothing",
+                      "objective.mode_seeking"}:
+            g.obj = objectives.build(cfg.objective)
+            self._new_health()
+        for opt, lr in ((g.opt_g, cfg.optim.lr_g), (g.opt_d, cfg.optim.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        g.k = cfg.train.d_steps
+        if "train.batch_size" in changed:
+            self.batches = self.source.batches(cfg.train.batch_size, torch.device("cpu"))
+        self._make_frame()
+
+    def set_points(self, pts: np.ndarray) -> dict:
+        """Train on these points (drawn or uploaded), data coordinates."""
+        pts = np.asarray(pts, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or not 2 <= len(pts) <= data.toy2d.MAX_POINTS or not np.isfinite(pts).all():
+            raise ConfigError(f"points: expected 2 to {data.toy2d.MAX_POINTS:,} finite [x, y] pairs, got shape {pts.shape}")
+        with self.lock:
+            np.savetxt(self.points_dir / "points.csv", pts, delimiter=",", header="x,y", comments="", fmt="%.6g")
+            was = self.cfg.data.name
+            if was == "points":  # same name, new file: rebuild explicitly
+                self._build()
+                return self.settings()
+        return self.update({"data": "points"})
+
+    def settings(self) -> dict:
+        c = self.cfg
+        return {"data": c.data.name, "objective": c.objective.name, "lr_g": c.optim.lr_g, "lr_d": c.optim.lr_d,
+                "k": c.train.d_steps, "batch": c.train.batch_size, "width": c.model.g_hidden[0],
+                "depth": len(c.model.g_hidden), "nz": c.model.nz, "gp_weight": c.objective.gp_weight,
+                "r1_weight": c.objective.r1_weight, "label_smoothing": c.objective.label_smoothing,
+                "mode_seeking": c.objective.mode_seeking, "seed": c.train.seed}
+
+    @staticmethod
+    def datasets() -> list[str]:
+        return [n for n in data.DATASETS.names() if data.DATASETS.get(n).kind == "points"]
+
+    # -- stepping ------------------------------------------------------------------------
+    def control(self, action: str) -> dict:
+        with self.lock:
+            if action in ("play", "pause"):
+                self.playing = action == "play"
+            elif action in ("slow", "fast"):
+                self.slow = action == "slow"
+            elif action == "reset":
+                self.playing = False
+                self._build()
+            elif action in ("step", "d_step", "g_step"):
+                self.playing = False
+                self._step({"step": "full", "d_step": "d", "g_step": "g"}[action])
+                self._make_frame()
+            else:
+                raise ConfigError(f"unknown action {action!r}: expected play, pause, slow, fast, reset, step, d_step or g_step")
+        self._wake.set()
+        return self.state()
+
+    def _step(self, which: str = "full") -> None:
+        g = self.game
+        if which == "d":
+            g = dataclasses.replace(g, opt_g=_Held(g.opt_g), k=1)
+        elif which == "g":
+            g = dataclasses.replace(g, opt_d=_Held(g.opt_d), k=1)
+        with Reporter(None) as rep:
+            training.gan_step(g, self.batches)
+            row = rep.flush(self.step)
+        self.step += which == "full"  # a step is a G step after k D steps
+        for acc in (self._acc, self._frame_acc):
+            for k, v in row.items():
+                if k not in ("step", "time"):
+                    acc.setdefault(k, []).append(v)
+        if which != "full":
+            return
+        if self.step % PROBE_EVERY == 0:
+            fake = self._G(self.z_score[:256])
+            for k, v in self.health.probe(self.step, fake, self.source.real_samples(256, seed=0)[0], self.info).items():
+                self._acc.setdefault(k, []).append(v)
+        if self.step % SCORE_EVERY == 0:
+            self._score()
+        if self.step % HEALTH_EVERY == 0:
+            row = {"step": self.step, "time": round(time.time(), 3), **{k: _mean(v) for k, v in self._acc.items()}}
+            self._acc = {}
+            self.log_rows.append(row)
+            for e in self.health.observe(self.step, row):
+                self.events.append(e)
+
+    @torch.no_grad()
+    def _G(self, z: torch.Tensor) -> torch.Tensor:
+        return self.game.G(z)
+
+    def _score(self) -> None:
+        if self.info.centers is None:
+            return
+        s = toy_scores(self._G(self.z_score) * self.info.point_scale, self.info.centers, self.info.std)
+        self._scores = {"modes": s.modes, "high_quality": s.high_quality, "reverse_kl": s.reverse_kl}
+
+    def _loop(self) -> None:
+        torch.set_num_threads(self.threads)
+        last_frame, clock = 0.0, (time.perf_counter(), 0)
+        while not self._stop.is_set():
+            if not self.playing:
+                self._wake.wait(0.05)
+                self._wake.clear()
+                continue
+            with self.lock:
+                if self.playing:
+                    self._step()
+                    if not all(math.isfinite(v[-1]) for v in self._frame_acc.values() if v):
+                        self.playing = False  # diverged: stop here, the page shows why
+                        self.events.append({"step": self.step, "condition": "divergence", "status": "start",
+                                            "title": "divergence (NaN or Inf)", "detail": "a loss became non-finite; "
+                                            "training paused (reset, or lower the learning rates)"})
+                now = time.perf_counter()
+                if self.step < clock[1]:  # reset
+                    clock = (now, self.step)
+                if now - clock[0] >= 1.0:
+                    self.steps_per_s, clock = (self.step - clock[1]) / (now - clock[0]), (now, self.step)
+                if self.slow or now - last_frame >= 1.0 / self.fps:
+                    self._make_frame()
+                    last_frame = now
+            if self.slow:
+                self._stop.wait(1.0 / SLOW_STEPS_PER_S)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Stop the training thread (the server's shutdown) and remove the drawn points."""
+        self._stop.set()
+        self._wake.set()
+        self.thread.join(timeout=10)
+        shutil.rmtree(self.points_dir, ignore_errors=True)
+
+    # -- frames --------------------------------------------------------------------------
+    def _fit_view(self, fake: torch.Tensor | None) -> list[float]:
+        """The plane shown: the real points' box, widened to the fakes (up to 3x), square."""
+        s = self.info.point_scale
+        real = self.real_show * s
+        pts = real if fake is None else torch.cat([real, fake.clamp(real.min() - 2 * s, real.max() + 2 * s)])
+        lo, hi = pts.min(0).values, pts.max(0).values
+        centre, half = (lo + hi) / 2, float((hi - lo).max()) / 2 * 1.1 + 1e-3
+        target = [float(centre[0]) - half, float(centre[0]) + half, float(centre[1]) - half, float(centre[1]) + half]
+        if fake is None or not all(map(math.isfinite, target)):
+            return target
+        return [0.8 * a + 0.2 * b for a, b in zip(self.view, target)]  # ease, so the view does not jump
+
+    def _make_frame(self) -> None:
+        G, D, obj, s = self.game.G, self.game.D, self.game.obj, self.info.point_scale
+        with torch.no_grad():
+            fake = G(self.z_show) * s
+            self.view = self._fit_view(fake)
+            x0, x1, y0, y1 = self.view
+            xs, ys = torch.linspace(x0, x1, HEAT), torch.linspace(y1, y0, HEAT)  # rows from the top
+            plane = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)
+            heat = obj.readout(D(plane / s, None))
+            manifold = G(latent_grid(self.cfg.model.nz)) * s
+        with torch.enable_grad():  # G's gradient on its samples: where its loss pushes each fake
+            f = (fake[:N_ARROWS] / s).requires_grad_(True)
+            (grad,) = torch.autograd.grad(obj.g(D(f, None), None), f)
+        arrows = -grad * len(f)  # per sample: the loss is a mean over the batch
+        row = {"step": self.step, **{k: _mean(v) for k, v in self._frame_acc.items()}, **self._scores,
+               "steps_per_s": self.steps_per_s}
+        self._frame_acc = {}
+        if "loss_d" in row:
+            self.rows.append(_clean(row))
+            if len(self.rows) > MAX_ROWS:
+                self.rows, self.rows_base = self.rows[MAX_ROWS // 2:], self.rows_base + MAX_ROWS // 2
+        frame = {"step": self.step, "view": self.view, "real": _flat(self.real_show * s), "fake": _flat(fake),
+                 "heat": {"n": HEAT, "v": _flat(heat), "critic": obj.critic},
+                 "manifold": {"n": GRID if self.cfg.model.nz > 1 else GRID * GRID, "p": _flat(manifold)},
+                 "arrows": _flat(torch.cat([fake[:N_ARROWS], arrows], 1)),
+                 "centers": self.info.centers, "modes_total": len(self.info.centers or [])}
+        self.frame, self.frame_time = json.dumps(frame, allow_nan=False), time.time()
+        self.frame_id += 1
+
+    def state(self) -> dict:
+        return {"playing": self.playing, "slow": self.slow, "step": self.step, "steps_per_s": round(self.steps_per_s, 1),
+                "settings": self.settings(), "frame_id": self.frame_id}
+
+    # -- saving --------------------------------------------------------------------------
+    def save_run(self, runs_dir: Path, name: str = "playground") -> Path:
+        """A normal run directory (config.yaml, checkpoints/, metrics.jsonl, health.jsonl,
+        samples/): ``ganforge sample``, ``train --resume`` and ``diagnose`` accept it."""
+        with self.lock:
+            if not self.log_rows:
+                raise ConfigError(f"train at least {HEALTH_EVERY} steps before saving (nothing logged yet)")
+            run = free_run_dir(Path(runs_dir) / name)
+            try:
+                return self._write_run(run)
+            except BaseException:
+                shutil.rmtree(run, ignore_errors=True)  # never leave half a run behind
+                raise
+
+    def _write_run(self, run: Path) -> Path:
+        d = self.cfg.to_dict()
+        d["train"].update(steps=max(d["train"]["steps"], self.step + 1000), progress=True, tensorboard=False)
+        if d["data"]["name"] == "points":
+            shutil.copy(self.points_dir / "points.csv", run / "points.csv")
+            d["data"]["root"] = str((run / "points.csv").resolve())
+        trainer = training.Trainer(config.from_dict(d), out=run)
+        g, t = self.game, trainer.game
+        t.G.load_state_dict(g.G.state_dict())
+        t.D.load_state_dict(g.D.state_dict())
+        t.opt_g.load_state_dict(g.opt_g.state_dict())
+        t.opt_d.load_state_dict(g.opt_d.state_dict())
+        if trainer.health is not None:
+            trainer.health.load_state_dict(self.health.state_dict())
+        trainer.step = self.step
+        trainer.save()
+        trainer.snapshot()
+        with open(run / "metrics.jsonl", "w") as f:
+            f.writelines(json.dumps(_clean(r)) + "\n" for r in self.log_rows)
+        with open(run / "health.jsonl", "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in self.events)
+        training.finish(run)
+        return run
+
+
+def free_run_dir(base: Path) -> Path:
+    """``base``, or base-2, base-3...: the first name not taken, created empty."""
+    run, i = base, 1
+    while run.exists():
+        i += 1
+        run = base.with_name(f"{base.name}-{i}")
+    run.mkdir(parents=True)
+    return run
+
+
+def latent_grid(nz: int, n: int = GRID, r: float = 2.0) -> torch.Tensor:
+    """G's manifold: an n x n grid over the first two latent coordinates in [-r, r] (the
+    others 0), or n² points along the line for nz = 1."""
+    t = torch.linspace(-r, r, n)
+    if nz == 1:
+        return torch.linspace(-r, r, n * n)[:, None]
+    z = torch.zeros(n * n, nz)
+    z[:, :2] = torch.cartesian_prod(t, t)
+    return z
+
+
+def _mean(v: list) -> float:
+    return float(sum(v) / len(v))
+
+
+def _clean(row: dict) -> dict:
+    """JSON has no NaN or Inf: those become null."""
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in row.items()}
+
+
+def _flat(t: torch.Tensor) -> list[float]:
+    a = t.detach().double().reshape(-1).numpy()  # float64: float32 values print with 17 digits
+    return np.round(np.where(np.isfinite(a), a, 0.0), 3).tolist()

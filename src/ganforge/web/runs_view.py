@@ -1,0 +1,161 @@
+"""What the dashboard reads from run directories, and the one gate every file path goes
+through: nothing outside the runs directory is ever read (no traversal, no absolute paths,
+no symlink that leads out).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import yaml
+
+from .. import checkpoint
+from ..errors import GanforgeError
+from ..log import read_metrics
+
+LIVE_SECONDS = 120  # a run whose metrics.jsonl changed this recently, and has no final.png, is running
+_FRAME = re.compile(r"step-(\d+)\.png$")
+
+
+class NotFound(GanforgeError):
+    """A run or file that does not exist (HTTP 404)."""
+
+
+class Forbidden(GanforgeError):
+    """A path that leads outside the runs directory (HTTP 403)."""
+
+
+def inside(root: Path, rel: str) -> Path:
+    """``root/rel``, resolved, when it stays inside root; Forbidden otherwise."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        raise Forbidden(f"path {rel!r}: expected a relative path inside the runs directory")
+    p = Path(rel)
+    if p.is_absolute() or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
+        raise Forbidden(f"path {rel!r}: absolute paths are refused; give a path relative to the runs directory")
+    if ".." in p.parts or "\\" in rel:
+        raise Forbidden(f"path {rel!r}: '..' and backslashes are refused")
+    base = root.resolve()
+    full = (base / p).resolve()  # follows symlinks: a link out of the runs directory lands outside
+    if full != base and base not in full.parents:
+        raise Forbidden(f"path {rel!r} leads outside the runs directory")
+    return full
+
+
+def is_run(p: Path) -> bool:
+    return p.is_dir() and (p / "config.yaml").is_file()
+
+
+def run_path(root: Path, name: str) -> Path:
+    p = inside(root, name)
+    if not is_run(p):
+        raise NotFound(f"run {name!r}: no run directory (with a config.yaml) of that name under the runs directory")
+    return p
+
+
+def list_runs(root: Path) -> list[dict]:
+    """Runs one or two levels under root (runs/NAME or runs/GROUP/NAME), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if is_run(p)]
+    found += [q for p in root.iterdir() if p.is_dir() and not is_run(p) for q in p.iterdir() if is_run(q)]
+    base = root.resolve()
+    found = [p for p in found if base in p.resolve().parents]  # symlinked runs from elsewhere are not listed
+    return sorted((summary(root, p) for p in found), key=lambda r: -r["modified"])
+
+
+def summary(root: Path, run: Path) -> dict:
+    cfg = read_config(run)
+    rows = read_rows(run)
+    train = [r for r in rows if "eval" not in r]
+    return {"name": run.relative_to(root).as_posix(), "description": cfg.get("description", ""),
+            "preset": preset_of(cfg), "step": train[-1]["step"] if train else 0,
+            "steps": cfg.get("train", {}).get("steps"), "status": status(run),
+            "best": best_metric(rows), "modified": modified(run)}
+
+
+def preset_of(cfg: dict) -> str:
+    """A short name for what the run is: data, objective, model family."""
+    d, o, m = cfg.get("data", {}), cfg.get("objective", {}), cfg.get("model", {})
+    return f"{o.get('name', '?')} {m.get('family', '?')} on {d.get('name', '?')}"
+
+
+def modified(run: Path) -> float:
+    times = [p.stat().st_mtime for p in (run / "metrics.jsonl", run / "config.yaml") if p.exists()]
+    return max(times) if times else 0.0
+
+
+def status(run: Path) -> str:
+    if (run / "samples" / "final.png").exists() and modified(run) <= (run / "samples" / "final.png").stat().st_mtime + 1:
+        return "finished"
+    return "running" if time.time() - modified(run) < LIVE_SECONDS else "stopped"
+
+
+def read_config(run: Path) -> dict:
+    try:
+        d = yaml.safe_load((run / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def read_rows(run: Path) -> list[dict]:
+    """metrics.jsonl, skipping a torn last line (a run writing it right now)."""
+    try:
+        return read_metrics(run / "metrics.jsonl")
+    except json.JSONDecodeError:
+        out = []
+        for line in (run / "metrics.jsonl").read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+
+def best_metric(rows: list[dict]) -> dict | None:
+    """The best evaluation result the run logged, with its metric name."""
+    from ..metrics.evaluate import LOWER_IS_BETTER
+
+    best = None
+    for r in rows:
+        for e in r.get("eval", []):
+            name, value = e.get("metric"), e.get("value")
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                continue
+            lower = name in LOWER_IS_BETTER
+            if best is None or (best["metric"] == name and (value < best["value"] if lower else value > best["value"])):
+                best = {"metric": name, "value": value, "step": r.get("step")}
+    return best
+
+
+def frames(run: Path) -> list[dict]:
+    """The fixed-noise snapshots over time: [{step, path}] by step."""
+    out = [(int(m.group(1)), p) for p in (run / "samples").glob("step-*.png") if (m := _FRAME.search(p.name))]
+    return [{"step": s, "path": f"samples/{p.name}"} for s, p in sorted(out)]
+
+
+def detail(root: Path, name: str, since: int = 0) -> dict:
+    """One run: config, metric rows from row ``since`` on, evaluations, health, frames."""
+    from ..diagnose import read_events, report
+
+    run = run_path(root, name)
+    rows = read_rows(run)
+    train = [_finite(r) for r in rows if "eval" not in r]
+    evals = [{"step": r.get("step"), "results": r["eval"]} for r in rows if "eval" in r]
+    try:
+        diagnosis = report(run) if train else "no metrics logged yet"
+    except (GanforgeError, KeyError, ValueError) as e:
+        diagnosis = f"no diagnosis: {e}"
+    ckpt = checkpoint.latest(run / "checkpoints")
+    return {"name": name, "summary": summary(root, run), "config": read_config(run),
+            "config_text": (run / "config.yaml").read_text(), "rows": train[since:], "n_rows": len(train),
+            "evals": evals, "events": read_events(run), "diagnosis": diagnosis, "frames": frames(run),
+            "checkpoint": None if ckpt is None else ckpt.name}
+
+
+def _finite(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not isinstance(v, float) or math.isfinite(v)}
