@@ -56,7 +56,7 @@ class Explorer:
             t = torch.tensor(z, dtype=torch.float32)
         except (TypeError, ValueError, RuntimeError):
             raise ConfigError(f"{key}: expected a list of latent vectors (lists of numbers)") from None
-        if t.dim() == 1:
+        if t.dim() == 1 and len(t):
             t = t[None]
         if t.dim() != 2 or not 1 <= len(t) <= MAX_LATENTS:
             raise ConfigError(f"{key}: expected 1 to {MAX_LATENTS} latent vectors, got shape {tuple(t.shape)}")
@@ -122,7 +122,7 @@ def to_png(g: Generator, z: torch.Tensor, y: torch.Tensor | None, cols: int) -> 
     if g.info.kind == "points":
         img = points_image(x, g.info)
     else:
-        img = Image.fromarray(squeeze(viz.grid(viz.to_uint8(x), max(1, min(cols, len(x))))))
+        img = Image.fromarray(squeeze(viz.grid(viz.to_uint8(x), max(1, min(cols, len(x))), pad=2 if len(x) > 1 else 0)))
         scale = max(1, TILE // x.shape[-1])
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     buf = io.BytesIO()

@@ -200,7 +200,8 @@ async def pg_stream(request: Request):
 # ------------------------------------------------------------------------------- dashboard
 
 async def runs_list(request: Request):
-    return JSONResponse({"runs": await run_in_threadpool(runs_view.list_runs, request.app.state.runs)})
+    root = request.app.state.runs
+    return JSONResponse({"root": str(root), "runs": await run_in_threadpool(runs_view.list_runs, root)})
 
 
 async def run_detail(request: Request):
@@ -264,6 +265,7 @@ def create_app(runs: str | Path = "runs", token: str | None = None, threads: int
 
     routes = [
         Route("/", index),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/playground", api(pg_state)),
         Route("/api/playground/stream", api(pg_stream)),
         Route("/api/playground/control", api(pg_control), methods=["POST"]),
@@ -346,4 +348,8 @@ def serve(runs: str | Path = "runs", host: str = "127.0.0.1", port: int = 8765, 
           flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(runs, token, threads), log_level="warning",
                                            timeout_graceful_shutdown=2))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])  # Ctrl-C: uvicorn shuts down (the lifespan stops training), then re-raises
+    except KeyboardInterrupt:
+        pass
+    print("ganforge serve: stopped", flush=True)

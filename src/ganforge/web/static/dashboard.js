@@ -16,7 +16,8 @@
   const POLL_MS = 2000;
 
   async function listRuns() {
-    const {runs} = await api("/api/runs");
+    const {root, runs} = await api("/api/runs");
+    $("runs-root").textContent = root;
     const tbody = document.querySelector("#runs-table tbody");
     tbody.innerHTML = "";
     if (!runs.length) tbody.append(el("tr", {}, el("td", {colspan: 6, class: "muted"}, "no runs yet: ganforge train ..., or Save as run in the playground")));
