@@ -225,9 +225,11 @@ def test_runs_list_and_detail(server):
     got, payload = call(server.url + "/api/runs")
     runs = {r["name"]: r for r in payload["runs"]}
     assert {"ring8", "digits"} <= set(runs) and runs["ring8"]["step"] == 40 and runs["ring8"]["status"] == "finished"
+    assert runs["ring8"]["best"]["metric"] == "high_quality" and runs["ring8"]["best"]["step"] in (20, 40)
     got, d = call(server.url + "/api/run?name=ring8")
     assert got == 200 and d["n_rows"] == 8 and [f["step"] for f in d["frames"]] == [10, 20, 30, 40]
     assert "data:" in d["config_text"] and "steps logged" in d["diagnosis"]
+    assert [e["step"] for e in d["evals"]] == [20, 40] and "protocol" in d["evals"][0]["results"][0]
     got, d2 = call(server.url + "/api/run?name=ring8&since=6")
     assert len(d2["rows"]) == 2
     got, png = call(server.url + "/api/file?path=ring8/" + d["frames"][0]["path"])

@@ -75,7 +75,8 @@ def make_runs(root: Path) -> Path:
     from ganforge import config as C
 
     ganforge.train(C.from_dict(tiny({"data": {"name": "ring8"}, "model": {"family": "mlp", "nz": 2, "d_norm": "none"}},
-                                    train={"steps": 40, "log_every": 5, "sample_every": 10, "ckpt_every": 20})),
+                                    train={"steps": 40, "log_every": 5, "sample_every": 10, "ckpt_every": 20,
+                                           "eval_every": 20, "eval_n": 200})),
                    out=root / "ring8")
     ganforge.train(C.from_dict(tiny({"data": {"name": "digits"}, "model": {"family": "dcgan"}},
                                     train={"steps": 6, "log_every": 2, "sample_every": 2, "ckpt_every": 3})),

@@ -211,9 +211,9 @@ class Playground:
             elif action in ("step", "d_step", "g_step"):
                 self.playing = False
                 self._step({"step": "full", "d_step": "d", "g_step": "g"}[action])
-                self._make_frame()
             else:
                 raise ConfigError(f"unknown action {action!r}: expected play, pause, slow, fast, reset, step, d_step or g_step")
+            self._make_frame()  # the page learns the new state with the next frame
         self._wake.set()
         return self.state()
 

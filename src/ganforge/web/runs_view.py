@@ -74,7 +74,7 @@ def summary(root: Path, run: Path) -> dict:
     return {"name": run.relative_to(root).as_posix(), "description": cfg.get("description", ""),
             "preset": preset_of(cfg), "step": train[-1]["step"] if train else 0,
             "steps": cfg.get("train", {}).get("steps"), "status": status(run),
-            "best": best_metric(rows), "modified": modified(run)}
+            "best": best_metric(rows, cfg.get("train", {}).get("eval_metric", "auto")), "modified": modified(run)}
 
 
 def preset_of(cfg: dict) -> str:
@@ -116,19 +116,23 @@ def read_rows(run: Path) -> list[dict]:
         return out
 
 
-def best_metric(rows: list[dict]) -> dict | None:
-    """The best evaluation result the run logged, with its metric name."""
+def best_metric(rows: list[dict], wanted: str = "auto") -> dict | None:
+    """The best value the run's evaluations reached for train.eval_metric (auto: high_quality
+    for toys, fid for images, as training picks best.pt), with its step."""
     from ..metrics.evaluate import LOWER_IS_BETTER
 
+    found = [(r.get("step"), e) for r in rows for e in r.get("eval", [])
+             if isinstance(e.get("value"), (int, float)) and math.isfinite(e["value"])]
+    names = [e["metric"] for _, e in found]
+    if wanted == "auto":
+        wanted = next((m for m in ("high_quality", "fid") if m in names), names[0] if names else None)
     best = None
-    for r in rows:
-        for e in r.get("eval", []):
-            name, value = e.get("metric"), e.get("value")
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                continue
-            lower = name in LOWER_IS_BETTER
-            if best is None or (best["metric"] == name and (value < best["value"] if lower else value > best["value"])):
-                best = {"metric": name, "value": value, "step": r.get("step")}
+    for step, e in found:
+        if e["metric"] != wanted:
+            continue
+        lower = wanted in LOWER_IS_BETTER
+        if best is None or (e["value"] < best["value"] if lower else e["value"] > best["value"]):
+            best = {"metric": wanted, "value": e["value"], "step": step}
     return best
 
 

@@ -14,7 +14,7 @@
   };
   // What tests and the benchmark read: frames received, their rate, the latency from the
   // server building a frame to the page having drawn it.
-  const stats = window.__pg = {frames: 0, fps: 0, latency: [], step: 0, generation: -1, rows: 0, lastFrame: null, state: null};
+  const stats = window.__pg = {frames: 0, fps: 0, latency: [], step: 0, generation: -1, rows: 0, lastFrame: null, state: null, charts};
   let frame = null, drawn = [], source = null, started = false, fpsClock = [performance.now(), 0];
 
   function toCanvas(view) {
