@@ -149,7 +149,7 @@ def detail(root: Path, name: str, since: int = 0) -> dict:
     run = run_path(root, name)
     rows = read_rows(run)
     train = [_finite(r) for r in rows if "eval" not in r]
-    evals = [{"step": r.get("step"), "results": r["eval"]} for r in rows if "eval" in r]
+    evals = [{"step": r.get("step"), "results": json_safe(r["eval"])} for r in rows if "eval" in r]
     try:
         diagnosis = report(run) if train else "no metrics logged yet"
     except (GanforgeError, KeyError, ValueError) as e:
@@ -157,8 +157,19 @@ def detail(root: Path, name: str, since: int = 0) -> dict:
     ckpt = checkpoint.latest(run / "checkpoints")
     return {"name": name, "summary": summary(root, run), "config": read_config(run),
             "config_text": (run / "config.yaml").read_text(), "rows": train[since:], "n_rows": len(train),
-            "evals": evals, "events": read_events(run), "diagnosis": diagnosis, "frames": frames(run),
+            "evals": evals, "events": json_safe(read_events(run)), "diagnosis": diagnosis, "frames": frames(run),
             "checkpoint": None if ckpt is None else ckpt.name}
+
+
+def json_safe(v):
+    """NaN and Inf (a reverse KL with no mode captured) become null: JSON has neither."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [json_safe(x) for x in v]
+    return v
 
 
 def _finite(row: dict) -> dict:
