@@ -81,6 +81,7 @@ class Playground:
         self.log_rows: list[dict] = []  # one per HEALTH_EVERY steps: metrics.jsonl of a saved run
         self.events: list[dict] = []
         self.steps_per_s = 0.0
+        self.thread_cpu = 0.0  # CPU seconds the training thread has used (the benchmark's clock)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._build()
@@ -280,6 +281,7 @@ class Playground:
                 if self.slow or now - last_frame >= 1.0 / self.fps:
                     self._make_frame()
                     last_frame = now
+            self.thread_cpu = time.thread_time()
             if self.slow:
                 self._stop.wait(1.0 / SLOW_STEPS_PER_S)
 
