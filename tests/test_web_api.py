@@ -256,6 +256,16 @@ def test_explorer_renders_interpolates_and_downloads(server):
     assert got == 200  # 2-D points: drawn as dots
 
 
+def test_explorer_class_picker(server):
+    got, info = call(server.url + "/api/explore/info?run=cdigits")
+    assert got == 200 and info["conditional"] and info["classes"] == [str(i) for i in range(10)]
+    z = info["samples"][:1]
+    pngs = {y: call(server.url + "/api/explore/render", {"run": "cdigits", "z": z, "y": y})[1]["png"] for y in (0, 7)}
+    assert pngs[0] != pngs[7]
+    got, payload = call(server.url + "/api/explore/render", {"run": "cdigits", "z": z, "y": 10})
+    assert got == 400 and "0..9" in payload["error"]
+
+
 # ------------------------------------------------------------------------------ safety of the server itself
 
 def test_a_token_guards_a_server_off_loopback(runs_dir):

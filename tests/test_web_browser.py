@@ -179,3 +179,24 @@ def test_latent_slider_changes_the_image(page, server, shots):
         page.click("#ex-dl-interp")
     assert dl.value.suggested_filename == "interpolation.zip"
     page.screenshot(path=str(shots / "explorer.png"), full_page=True)
+
+
+def test_a_running_run_updates_live(page, server, runs_dir):
+    import json
+    import shutil
+
+    live = runs_dir / "live"
+    live.mkdir()
+    shutil.copy(runs_dir / "ring8" / "config.yaml", live / "config.yaml")
+    rows = [json.loads(line) for line in (runs_dir / "ring8" / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "eval" not in r]
+    (live / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))
+    try:
+        page.goto(server.url + "/#/runs/live")
+        wait(page, "window.__panes[0] && window.__panes[0].nRows === 3")
+        assert "running" in page.inner_text("#pane-0")
+        with open(live / "metrics.jsonl", "a") as f:  # the run logs two more rows
+            f.writelines(json.dumps(r) + "\n" for r in rows[3:5])
+        wait(page, "window.__panes[0].nRows === 5 && window.__panes[0].charts[0].series[0].y.length === 5", timeout=30_000)
+    finally:
+        shutil.rmtree(live)

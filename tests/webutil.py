@@ -70,7 +70,8 @@ def call(url: str, body=None, raw: bytes | None = None, headers: dict | None = N
 
 
 def make_runs(root: Path) -> Path:
-    """Two small real runs: 2-D points (ring8) and images (digits, for the explorer)."""
+    """Small real runs: 2-D points (ring8, with evaluations), images (digits) and a conditional
+    generator (cdigits), for the dashboard and the explorer."""
     import ganforge
     from ganforge import config as C
 
@@ -81,6 +82,9 @@ def make_runs(root: Path) -> Path:
     ganforge.train(C.from_dict(tiny({"data": {"name": "digits"}, "model": {"family": "dcgan"}},
                                     train={"steps": 6, "log_every": 2, "sample_every": 2, "ckpt_every": 3})),
                    out=root / "digits")
+    ganforge.train(C.from_dict(tiny({"data": {"name": "digits"}, "model": {"family": "dcgan", "conditional": "concat"}},
+                                    train={"steps": 2, "log_every": 1, "sample_every": 2, "ckpt_every": 2})),
+                   out=root / "cdigits")
     return root
 
 

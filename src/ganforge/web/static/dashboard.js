@@ -12,7 +12,7 @@
     ["diversity and modes", [["diversity", "diversity / data's"], ["high_quality", "high quality"],
                              ["modes", "modes"], ["class_coverage", "classes covered"]]],
   ];
-  const panes = [null, null];
+  const panes = window.__panes = [null, null];
   const POLL_MS = 2000;
 
   async function listRuns() {
