@@ -59,7 +59,9 @@ def wait_for(pred, timeout=30.0):
     ("/api/explore/render", {"run": "digits", "z": "abc"}, 400, "latent vectors"),
     ("/api/explore/interpolate", {"run": "digits", "a": [0.0] * 8, "b": [1.0] * 8, "steps": 1}, 400, "steps"),
     ("/api/explore/interpolate", {"run": "digits", "a": [0.0] * 8, "b": [1.0] * 8, "method": "cubic"}, 400, "cubic"),
-    ("/api/explore/arithmetic", {"run": "digits", "a": [], "b": [[0.0] * 8], "c": [[0.0] * 8]}, 400, "shape"),
+    ("/api/explore/arithmetic", {"run": "digits", "a": [], "b": [[0.0] * 8], "c": [[0.0] * 8]}, 400, "latent vectors"),
+    ("/api/explore/download", {"run": "digits", "z": [[0.0] * 8] * 300}, 400, "1 to 256"),
+    ("/api/explore/download", {"run": "digits"}, 400, "z: expected"),
 ])
 def test_malformed_requests_get_a_json_error_that_names_the_problem(server, path, body, status, words):
     got, payload = call(server.url + path, body)

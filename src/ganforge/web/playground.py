@@ -122,7 +122,7 @@ class Playground:
         if unknown:
             raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}; the settings are {', '.join(PARAMS)}")
         d = self.cfg.to_dict()
-        width, depth = len(d["model"]["g_hidden"]) and d["model"]["g_hidden"][0], len(d["model"]["g_hidden"])
+        width, depth = d["model"]["g_hidden"][0], len(d["model"]["g_hidden"])
         for name, value in changes.items():
             key, typ = PARAMS[name]
             if name == "gp_weight" and value in (None, ""):
