@@ -334,3 +334,15 @@ def _up(url, ok=(200,)) -> bool:
         return call(url + "/api/runs")[0] in ok
     except OSError:
         return False
+
+
+def test_a_failing_step_pauses_training_and_tells_the_page(server, monkeypatch):
+    pg = server.playground
+
+    def boom(which="full"):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pg, "_step", boom)
+    assert call(server.url + "/api/playground/control", {"action": "play"})[0] == 200
+    assert wait_for(lambda: not pg.playing, 30)
+    assert "RuntimeError: boom" in pg.events[-1]["detail"] and pg.thread.is_alive()

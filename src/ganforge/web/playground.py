@@ -259,31 +259,43 @@ class Playground:
 
     def _loop(self) -> None:
         torch.set_num_threads(self.threads)
-        last_frame, clock = 0.0, (time.perf_counter(), 0)
+        self._clock, self._last_frame = (time.perf_counter(), 0), 0.0
         while not self._stop.is_set():
             if not self.playing:
                 self._wake.wait(0.05)
                 self._wake.clear()
                 continue
             with self.lock:
-                if self.playing:
-                    self._step()
-                    if not all(math.isfinite(v[-1]) for v in self._frame_acc.values() if v):
-                        self.playing = False  # diverged: stop here, the page shows why
-                        self.events.append({"step": self.step, "condition": "divergence", "status": "start",
-                                            "title": "divergence (NaN or Inf)", "detail": "a loss became non-finite; "
-                                            "training paused (reset, or lower the learning rates)"})
-                now = time.perf_counter()
-                if self.step < clock[1]:  # reset
-                    clock = (now, self.step)
-                if now - clock[0] >= 1.0:
-                    self.steps_per_s, clock = (self.step - clock[1]) / (now - clock[0]), (now, self.step)
-                if self.slow or now - last_frame >= 1.0 / self.fps:
-                    self._make_frame()
-                    last_frame = now
+                try:
+                    if self.playing:
+                        self._play_step()
+                except Exception as e:  # never die silently: pause, and tell the page
+                    self.playing = False
+                    self._pause_with("training stopped", f"{type(e).__name__}: {e}")
             self.thread_cpu = time.thread_time()
             if self.slow:
                 self._stop.wait(1.0 / SLOW_STEPS_PER_S)
+
+    def _play_step(self) -> None:
+        """One step while playing; a frame when one is due (every step in slow mode)."""
+        self._step()
+        if not all(math.isfinite(v[-1]) for v in self._frame_acc.values() if v):
+            self._pause_with("divergence (NaN or Inf)", "a loss became non-finite; training paused "
+                             "(reset, or lower the learning rates)")
+        now = time.perf_counter()
+        if self.step < self._clock[1]:  # a reset
+            self._clock = (now, self.step)
+        if now - self._clock[0] >= 1.0:
+            self.steps_per_s = (self.step - self._clock[1]) / (now - self._clock[0])
+            self._clock = (now, self.step)
+        if self.slow or not self.playing or now - self._last_frame >= 1.0 / self.fps:
+            self._make_frame()
+            self._last_frame = now
+
+    def _pause_with(self, title: str, detail: str) -> None:
+        self.playing = False
+        self.events.append({"step": self.step, "condition": "divergence", "status": "start", "title": title,
+                            "detail": detail})
 
     @property
     def stopped(self) -> bool:
@@ -305,8 +317,10 @@ class Playground:
         lo, hi = pts.min(0).values, pts.max(0).values
         centre, half = (lo + hi) / 2, float((hi - lo).max()) / 2 * 1.1 + 1e-3
         target = [float(centre[0]) - half, float(centre[0]) + half, float(centre[1]) - half, float(centre[1]) + half]
-        if fake is None or not all(map(math.isfinite, target)):
+        if fake is None:
             return target
+        if not all(map(math.isfinite, target)):
+            return self.view  # non-finite fakes: keep the last view
         return [0.8 * a + 0.2 * b for a, b in zip(self.view, target)]  # ease, so the view does not jump
 
     def _make_frame(self) -> None:
