@@ -122,7 +122,7 @@ def to_png(g: Generator, z: torch.Tensor, y: torch.Tensor | None, cols: int) -> 
     if g.info.kind == "points":
         img = points_image(x, g.info)
     else:
-        img = Image.fromarray(squeeze(viz.grid(viz.to_uint8(x), max(1, min(cols, len(x))), pad=2 if len(x) > 1 else 0)))
+        img = Image.fromarray(squeeze(viz.grid(viz.to_uint8(x), max(1, min(cols, len(x))), pad=1 if len(x) > 1 else 0)))
         scale = max(1, TILE // x.shape[-1])
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     buf = io.BytesIO()
