@@ -182,7 +182,7 @@ def test_playground_steps_settings_points_and_save(server, runs_dir, tmp_path):
     got, payload = call(url + "/api/playground/save", {"name": "early"})  # nothing logged yet after the rebuild
     assert got == 400 and "train at least" in payload["error"]
     call(url + "/api/playground/control", {"action": "play"})
-    assert wait_for(lambda: pg.step >= 60, 120)
+    assert wait_for(lambda: pg.step >= 50, 120)
     call(url + "/api/playground/control", {"action": "pause"})
     got, saved = call(url + "/api/playground/save", {"name": "mine"})
     assert got == 200, saved

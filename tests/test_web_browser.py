@@ -87,6 +87,7 @@ def test_play_pause_and_steps(page, server, shots):
 
 
 def test_changing_the_objective_changes_the_curves(page, server):
+    page.goto(server.url + "/#/playground")
     page.click("#pg-reset")
     wait(page, "window.__pg.state.step === 0")
     page.click("#pg-play")
@@ -110,6 +111,8 @@ def test_changing_the_objective_changes_the_curves(page, server):
 
 
 def test_drawing_points_trains_on_them(page, server):
+    page.goto(server.url + "/#/playground")
+    wait(page, "window.__pg.frames > 0")
     page.check("#pg-draw")
     box = page.locator("#pg-canvas").bounding_box()
     page.mouse.move(box["x"] + 100, box["y"] + 100)
@@ -200,3 +203,18 @@ def test_a_running_run_updates_live(page, server, runs_dir):
         wait(page, "window.__panes[0].nRows === 5 && window.__panes[0].charts[0].series[0].y.length === 5", timeout=30_000)
     finally:
         shutil.rmtree(live)
+
+
+def test_health_events_show_with_their_explanation(page, server):
+    from ganforge.health import CONDITIONS
+
+    page.goto(server.url + "/#/playground")
+    wait(page, "window.__pg.frames > 0")
+    pg = server.playground
+    with pg.lock:  # as the monitor reports a condition starting (its own event, explanation and remedies)
+        pg.events.extend(pg.health._transitions(pg.step, {"mode_collapse": "samples near 2 of 8 modes"}))
+    page.click("#pg-step")
+    wait(page, "document.querySelector('#pg-events').innerText.includes('mode collapse')")
+    text = page.inner_text("#pg-events")
+    assert "samples near 2 of 8 modes" in text and CONDITIONS["mode_collapse"].explanation[:40] in text
+    assert "Try:" in text
