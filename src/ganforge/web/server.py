@@ -38,6 +38,7 @@ from .playground import Playground
 STATIC = Path(__file__).parent / "static"
 MAX_JSON = 1 << 20  # bytes of a JSON request (a drawn set of points, a batch of latents)
 MAX_UPLOAD = 2 << 20  # bytes of an uploaded CSV of points
+DRAIN = 64 << 20  # an oversized body is read and dropped up to this size before the 413
 STREAM_POLL = 1 / 100  # seconds between looks for a new frame
 COOKIE = "ganforge_token"
 
@@ -75,13 +76,19 @@ def api(handler):
 
 async def body_bytes(request: Request, limit: int) -> bytes:
     size = request.headers.get("content-length")
-    if size is not None and (not size.isdigit() or int(size) > limit):
-        raise TooLarge(f"request body of {size} bytes: the limit is {limit:,} bytes")
-    chunks, n = [], 0
-    async for chunk in request.stream():
+    if size is not None and not size.isdigit():
+        raise BadRequest(f"Content-Length {size!r} is not a number")
+    chunks, n, stream = [], 0, request.stream()
+    async for chunk in stream:
         n += len(chunk)
         if n > limit:
-            raise TooLarge(f"request body over the limit of {limit:,} bytes")
+            # Read the rest (up to DRAIN bytes) and drop it, so that the client, still sending,
+            # gets the 413 instead of a broken connection.
+            async for rest in stream:
+                n += len(rest)
+                if n > DRAIN:
+                    break
+            raise TooLarge(f"request body of {size or 'over ' + str(limit)} bytes: the limit is {limit:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
