@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import config, data, models, objectives, training
-from ..augment import DInput
+from .. import config, data, objectives, training
 from ..errors import ConfigError
 from ..health import HealthMonitor
 from ..log import Reporter
@@ -95,10 +94,7 @@ class Playground:
         training.seed_everything(cfg.train.seed)
         self.source = data.build(cfg.data, cfg.train.seed)
         self.info = self.source.info
-        G, D = models.build(cfg.model, self.info)
-        opt_g, opt_d = training.make_optimizers(cfg, G, D)
-        self.game = training.Game(G, D, objectives.build(cfg.objective), opt_g, opt_d, DInput("", 0.0, 1),
-                                  cfg.model.nz, cfg.train.d_steps)
+        self.game = training.make_game(cfg, self.info, torch.device("cpu"))
         self.batches = self.source.batches(cfg.train.batch_size, torch.device("cpu"))
         gen = torch.Generator().manual_seed(cfg.train.seed + 1)
         self.z_show = torch.randn(N_SHOW, cfg.model.nz, generator=gen)
