@@ -12,7 +12,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (pip install playwright)")
 
-from webutil import CHROMIUM_ARGS, chromium_path, runs_dir, server  # noqa: E402,F401  (fixtures)
+from webutil import CHROMIUM_ARGS, ServerThread, chromium_path, runs_dir, server  # noqa: E402,F401  (fixtures)
 
 CHROMIUM = chromium_path()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium "
@@ -218,3 +218,36 @@ def test_health_events_show_with_their_explanation(page, server):
     text = page.inner_text("#pg-events")
     assert "samples near 2 of 8 modes" in text and CONDITIONS["mode_collapse"].explanation[:40] in text
     assert "Try:" in text
+
+
+def test_save_as_run_then_open_it(page, server, runs_dir):
+    page.goto(server.url + "/#/playground")
+    wait(page, "window.__pg.frames > 0")
+    page.click("#pg-reset")
+    page.click("#pg-play")
+    wait(page, "window.__pg.step >= 55")
+    page.click("#pg-pause")
+    page.fill("#pg-name", "from-the-page")
+    page.click("#pg-save")
+    page.wait_for_selector("#pg-saved-link")
+    assert (runs_dir / "from-the-page" / "config.yaml").exists()
+    page.click("#pg-saved-link")
+    page.wait_for_selector("#pane-0 img.frame[src]")
+    assert "from-the-page" in page.inner_text("#pane-0 h3")
+
+
+def test_the_page_works_through_the_token(browser, runs_dir):
+    s = ServerThread(runs_dir, token="tok-123")
+    try:
+        pg = browser.new_page()
+        pg.goto(s.url + "/?token=tok-123#/playground")  # the printed URL; then the cookie carries it
+        pg.wait_for_function("window.__pg && window.__pg.frames > 0", timeout=60_000)
+        pg.click("#pg-step")
+        pg.wait_for_function("window.__pg.state.step === 1", timeout=60_000)
+        pg.close()
+        other = browser.new_context().new_page()  # no token: refused
+        other.goto(s.url + "/#/playground")
+        assert "needs its token" in other.inner_text("body")
+        other.close()
+    finally:
+        s.stop()
