@@ -92,6 +92,18 @@ def test_non_finite_latents(server):
     assert got == 400 and "finite" in payload["error"]
 
 
+def test_requests_a_cross_site_page_could_send_are_refused(server):
+    # text/plain is what a form on another site can POST without a CORS preflight
+    got, payload = call(server.url + "/api/playground/control", raw=b'{"action": "play"}', headers={"Content-Type": "text/plain"})
+    assert got == 415 and "application/json" in payload["error"] and not server.playground.playing
+    got, payload = call(server.url + "/api/playground/upload", raw=b"x,y\n0,0\n1,1\n", headers={"Content-Type": "text/plain"})
+    assert got == 415 and "text/csv" in payload["error"]
+    # a page whose name was rebound to 127.0.0.1 sends its own Host
+    got, payload = call(server.url + "/api/runs", headers={"Host": "evil.example:8765"})
+    assert got == 403 and "localhost, 127.0.0.1" in payload["error"]
+    assert call(server.url.replace("127.0.0.1", "localhost") + "/api/runs")[0] == 200
+
+
 def test_wrong_method_and_bad_json(server):
     got, payload = call(server.url + "/api/playground/control")  # GET on a POST route
     assert got == 405 and "Method Not Allowed" in payload["error"]
@@ -277,6 +289,8 @@ def test_a_token_guards_a_server_off_loopback(runs_dir):
         assert got == 401 and "token" in payload["error"]
         assert call(s.url + "/api/runs?token=wrong")[0] == 401
         assert call(s.url + "/api/runs", headers={"Cookie": "ganforge_token=wrong"})[0] == 401
+        assert call(s.url + "/api/runs?token=%C3%A9t%C3%A9")[0] == 401  # non-ASCII: refused, not a crash
+        assert call(s.url + "/api/runs", headers={"Cookie": "ganforge_token=\"unclosed; x"})[0] == 401
         req = urllib.request.Request(s.url + "/?token=s3cret")
         with urllib.request.urlopen(req, timeout=30) as r:
             cookie = r.headers["Set-Cookie"]

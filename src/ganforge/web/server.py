@@ -17,7 +17,7 @@ import secrets
 import socket
 import sys
 import time
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -49,6 +49,10 @@ class BadRequest(GanforgeError):
 
 class TooLarge(GanforgeError):
     status = 413
+
+
+class Unsupported(GanforgeError):
+    status = 415
 
 
 def status_of(e: Exception) -> int:
@@ -93,7 +97,16 @@ async def body_bytes(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def require_type(request: Request, expected: str) -> None:
+    """A cross-site page can POST text/plain without asking; application/json and text/csv
+    need a CORS preflight, which this server never grants: requiring them stops such requests."""
+    got = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if got != expected:
+        raise Unsupported(f"Content-Type {got or '(none)'!r}: this endpoint takes {expected}")
+
+
 async def body_json(request: Request) -> dict:
+    require_type(request, "application/json")
     raw = await body_bytes(request, MAX_JSON)
     try:
         body = json.loads(raw or b"null")
@@ -157,6 +170,7 @@ async def pg_upload(request: Request):
 
     from ..data.toy2d import read_points_csv
 
+    require_type(request, "text/csv")
     raw = await body_bytes(request, MAX_UPLOAD)
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "upload.csv"
@@ -291,7 +305,27 @@ def create_app(runs: str | Path = "runs", token: str | None = None, threads: int
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_found})
     app.state.runs = runs
     app.state.explorer = Explorer(runs)
-    return TokenGate(app, token) if token else app
+    return TokenGate(app, token) if token else LoopbackHosts(app)
+
+
+class LoopbackHosts:
+    """Without a token the server is for this machine only: a request must name it as
+    localhost, 127.0.0.1 or [::1] (a web page that rebinds its own name to 127.0.0.1 cannot)."""
+
+    ALLOWED = ("localhost", "127.0.0.1", "[::1]")
+
+    def __init__(self, app):
+        self.app, self.state = app, app.state
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.lower() not in self.ALLOWED:
+                response = JSONResponse({"error": f"Host {host!r}: this server answers to localhost, 127.0.0.1 or [::1] "
+                                                  "only (serve with --host for other names)"}, status_code=403)
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 class TokenGate:
@@ -304,13 +338,15 @@ class TokenGate:
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        given = parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
+        given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
         from_query = given is not None
         if given is None:
             headers = dict(scope.get("headers", []))
-            cookie = SimpleCookie(headers.get(b"cookie", b"").decode())
-            given = cookie[COOKIE].value if COOKIE in cookie else headers.get(b"x-ganforge-token", b"").decode() or None
-        if given is None or not hmac.compare_digest(given, self.token):
+            cookie = SimpleCookie()
+            with contextlib.suppress(CookieError):
+                cookie.load(headers.get(b"cookie", b"").decode("latin-1"))
+            given = cookie[COOKIE].value if COOKIE in cookie else headers.get(b"x-ganforge-token", b"").decode("latin-1") or None
+        if given is None or not hmac.compare_digest(given.encode("utf-8", "replace"), self.token.encode()):
             response = JSONResponse({"error": "this server needs its token: open the URL it printed (…/?token=...)"},
                                     status_code=401)
             return await response(scope, receive, send)
