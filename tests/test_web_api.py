@@ -318,9 +318,14 @@ def test_serve_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(runs_dir):
         assert url.startswith("http://127.0.0.1:") and "token" not in url
         assert wait_for(lambda: _up(url), 60)
         assert call(url + "/api/playground/control", {"action": "play"})[0] == 200
+        stream = urllib.request.urlopen(url + "/api/playground/stream", timeout=60)  # a page stays open
+        stream.readline()
         time.sleep(1)
         p.send_signal(signal.SIGINT)
         assert p.wait(timeout=30) == 0, p.stderr.read()
+        stream.close()
+        err = p.stderr.read()
+        assert "Traceback" not in err and "ERROR" not in err, err
     finally:
         if p.poll() is None:
             p.kill()

@@ -297,10 +297,14 @@ class Playground:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def stop(self) -> None:
-        """Stop the training thread (the server's shutdown) and remove the drawn points."""
+    def request_stop(self) -> None:
+        """Ask the training thread and the frame streams to end (safe from a signal handler)."""
         self._stop.set()
         self._wake.set()
+
+    def stop(self) -> None:
+        """Stop the training thread (the server's shutdown) and remove the drawn points."""
+        self.request_stop()
         self.thread.join(timeout=10)
         shutil.rmtree(self.points_dir, ignore_errors=True)
 

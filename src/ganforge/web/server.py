@@ -389,8 +389,17 @@ def serve(runs: str | Path = "runs", host: str = "127.0.0.1", port: int = 8765, 
     shown = f"[{host}]" if ":" in host else host
     print(f"ganforge serve: runs from {Path(runs).resolve()}\n  http://{shown}:{bound}/" + (f"?token={token}" if token else ""),
           flush=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(runs, token, threads), log_level="warning",
-                                           timeout_graceful_shutdown=2))
+    app = create_app(runs, token, threads)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            # Ctrl-C: end the frame streams first, so open pages do not hold the shutdown up
+            pg = getattr(app.state, "playground", None)
+            if pg is not None:
+                pg.request_stop()
+            super().handle_exit(sig, frame)
+
+    server = Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
     try:
         server.run(sockets=[sock])  # Ctrl-C: uvicorn shuts down (the lifespan stops training), then re-raises
     except KeyboardInterrupt:
