@@ -365,3 +365,18 @@ def test_a_failing_step_pauses_training_and_tells_the_page(server, monkeypatch):
     assert call(server.url + "/api/playground/control", {"action": "play"})[0] == 200
     assert wait_for(lambda: not pg.playing, 30)
     assert "RuntimeError: boom" in pg.events[-1]["detail"] and pg.thread.is_alive()
+
+
+def test_slow_mode_steps_a_few_times_a_second_with_a_frame_each(server):
+    from ganforge.web.playground import SLOW_STEPS_PER_S
+
+    pg, url = server.playground, server.url
+    call(url + "/api/playground/control", {"action": "reset"})
+    call(url + "/api/playground/control", {"action": "slow"})
+    frames = pg.frame_id
+    call(url + "/api/playground/control", {"action": "play"})
+    time.sleep(2.0)
+    call(url + "/api/playground/control", {"action": "pause"})
+    call(url + "/api/playground/control", {"action": "fast"})
+    assert 1 <= pg.step <= 2.0 * SLOW_STEPS_PER_S + 2
+    assert pg.frame_id - frames >= pg.step  # a frame after every step
