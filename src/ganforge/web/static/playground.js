@@ -9,7 +9,7 @@
   const charts = {
     loss: new Chart($("pg-chart-loss"), "losses", [["loss_d", "D loss"], ["loss_g", "G loss"]]),
     d: new Chart($("pg-chart-d"), "D outputs", [["d_real", "D(x)"], ["d_fake", "D(G(z))"]]),
-    modes: new Chart($("pg-chart-modes"), "modes captured (PacGAN: a high-quality sample nearest)", [["modes", "modes"]]),
+    modes: new Chart($("pg-chart-modes"), "modes captured (PacGAN)", [["modes", "modes"]]),
     hq: new Chart($("pg-chart-hq"), "toy scores", [["high_quality", "high quality (fraction)"], ["reverse_kl", "reverse KL"]]),
   };
   // What tests and the benchmark read: frames received, their rate, the latency from the
