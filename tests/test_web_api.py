@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.request
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -16,7 +16,6 @@ import json
 import secrets
 import socket
 import sys
-import time
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs
