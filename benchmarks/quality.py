@@ -32,7 +32,7 @@ import ganforge
 from ganforge import config, data
 from ganforge.data.arrays import load_official
 from ganforge.errors import GanforgeError
-from ganforge.log import read_metrics
+from ganforge.runs import read_metrics
 from ganforge.metrics.classifier import load_or_train, predict
 from ganforge.metrics.fid import feature_stats, frechet_distance
 

@@ -1,14 +1,15 @@
 import pytest
 
+from ganforge import assemble
 from ganforge import config as C
 from ganforge.errors import ConfigError
 
 
 def test_defaults_are_valid_and_every_preset_validates():
-    C.from_dict({})
+    assemble.from_dict({})
     for name in C.preset_names():
         # dcgan-folder is a template: the user names the folder.
-        cfg = C.load(preset=name, overrides=["--data.root", "photos"] if name == "dcgan-folder" else [])
+        cfg = assemble.load(preset=name, overrides=["--data.root", "photos"] if name == "dcgan-folder" else [])
         assert cfg.description, f"preset {name} has no description"
 
 
@@ -52,7 +53,7 @@ def test_override_types_are_converted():
 ])
 def test_bad_values_name_the_key_and_what_is_valid(args, fragment):
     with pytest.raises(ConfigError) as e:
-        C.load(overrides=args)
+        assemble.load(overrides=args)
     assert fragment in str(e.value)
     assert "\n" not in str(e.value)
 
@@ -66,7 +67,7 @@ def test_yaml_that_does_not_parse_names_the_file_and_line(tmp_path):
 
 def test_folder_preset_without_a_folder_says_which_key():
     with pytest.raises(ConfigError, match="data.root: name the image folder"):
-        C.load(preset="dcgan-folder")
+        assemble.load(preset="dcgan-folder")
 
 
 def test_unknown_preset_and_missing_file():
@@ -86,3 +87,13 @@ def test_config_round_trips_through_plain_data():
 def test_every_key_has_help():
     rows = C.describe_keys()
     assert len(rows) == len(C.all_keys()) and all(h for _, _, h in rows)
+
+
+def test_config_imports_nothing_above_it():
+    """config is plain data: the registries import it, never the other way round."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(C))
+    local = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0]
+    assert set(local) <= {"errors"}, local

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ganforge
+from ganforge import assemble
 from ganforge import config as C
 from ganforge.metrics import toy_scores
 from ganforge.objectives import OBJECTIVES
@@ -26,7 +27,7 @@ TOYS = ("ring8", "grid25")
 
 def load(name: str) -> C.Config:
     # dcgan-folder is a template: the user names the folder.
-    return C.load(preset=name, overrides=["--data.root", "photos"] if name.endswith("-folder") else [])
+    return assemble.load(preset=name, overrides=["--data.root", "photos"] if name.endswith("-folder") else [])
 
 
 def toy_preset(objective: str, toy: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import Config
-from .config import load as load_config
+from .assemble import load as load_config
 from .errors import CheckpointError, ConfigError, DataError, GanforgeError
 from .generator import Generator, load
 
@@ -25,6 +25,7 @@ def train(config: "Config | dict | str | Path", out: str | Path | None = None, r
     ``config`` is a Config, a nested dict, a preset name or a YAML path; ``overrides`` are
     dotted keys with underscores for dots' sections, e.g. ``train(..., train={"steps": 100})``.
     """
+    from . import assemble
     from . import config as C
     from .training import train as _train
 
@@ -36,6 +37,7 @@ def train(config: "Config | dict | str | Path", out: str | Path | None = None, r
         cfg = C.load(config=config, overrides=overrides)
     else:
         cfg = C.load(preset=str(config), overrides=overrides)
+    assemble.validate(cfg)
     return _train(cfg, out=out, resume=resume)
 
 

@@ -7,17 +7,16 @@ directory, fsynced, then renamed over the target, so a crash leaves the previous
 """
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import runs
 from .errors import CheckpointError
 
 FORMAT = "ganforge-checkpoint"
@@ -25,30 +24,10 @@ VERSION = 1
 _STEP_FILE = re.compile(r"step-(\d+)\.pt$")
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file beside ``path``, fsync, rename into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
-
-
 def save(path: Path, state: dict) -> Path:
     state = {"format": FORMAT, "version": VERSION, **state}
     try:
-        atomic_write(Path(path), lambda f: torch.save(state, f))
+        runs.atomic_write(path, lambda f: torch.save(state, f))
     except OSError as e:
         raise CheckpointError(f"could not write checkpoint {path}: {e.strerror or e} (the previous checkpoint is intact)") from None
     return Path(path)
@@ -80,9 +59,10 @@ def resolve(path: str | Path) -> Path:
         if (p / "model.safetensors").is_file():
             raise CheckpointError(f"{p} is an export (generator weights only): it can be sampled and evaluated, "
                                   "not resumed or inspected for training state; use its run directory")
-        found = latest(p / "checkpoints") if (p / "checkpoints").is_dir() else latest(p)
+        ckpts = runs.Run(p).checkpoints
+        found = latest(ckpts) if ckpts.is_dir() else latest(p)
         if found is None:
-            raise CheckpointError(f"{p} holds no checkpoints (expected {p}/checkpoints/step-*.pt)")
+            raise CheckpointError(f"{p} holds no checkpoints (expected {ckpts}/step-*.pt)")
         return found
     if not p.exists():
         raise CheckpointError(f"checkpoint {p} does not exist")
@@ -116,6 +96,9 @@ def rng_state() -> dict:
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
+        # The device this process draws on: with several processes each draws on its own GPU,
+        # and rank 0's state of that GPU is what every process continues from.
+        state["cuda_current"] = torch.cuda.get_rng_state()
     return state
 
 
@@ -126,7 +109,10 @@ def set_rng_state(state: dict) -> None:
     p = state["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        if len(state["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        if "cuda_current" in state:
+            torch.cuda.set_rng_state(state["cuda_current"])
 
 
 def load_weights(module: torch.nn.Module, weights: dict, what: str, path) -> None:

@@ -14,20 +14,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import __version__, config
+from . import __version__, assemble, config
 from .errors import GanforgeError
 
 
 def cmd_train(args, extra: list[str]) -> None:
-    from .training import default_run_dir, train
+    from . import runs
+    from .training import train
 
     if args.resume:
         cfg = resume_config(args.resume, extra)
         run = train(cfg, resume=args.resume)
     else:
-        cfg = config.load(args.config, args.preset, extra)
+        cfg = assemble.load(args.config, args.preset, extra)
         name = args.preset or (Path(args.config).stem if args.config else "default")
-        run = train(cfg, out=args.out or default_run_dir(name))
+        run = train(cfg, out=args.out or runs.default(name))
     print(f"run directory: {run}")
     for name in ("samples/final.png", "losses.png", "timelapse.gif", "metrics.jsonl"):
         print(f"  {run / name}")
@@ -44,7 +45,7 @@ def resume_config(run: str, extra: list[str]) -> config.Config:
     if set(over) - {"train"}:
         raise config.ConfigError(f"--resume: only train.* options can change, not {', '.join(sorted(set(over) - {'train'}))}.*")
     state = checkpoint.load(run)
-    return config.from_dict(config.merge(state["config"], over))
+    return assemble.from_dict(config.merge(state["config"], over))
 
 
 def cmd_sample(args, extra) -> None:
@@ -94,7 +95,7 @@ def cmd_info(args, extra) -> None:
         cfg, info = g.cfg, g.info
         print(f"{args.checkpoint}: step {g.step}")
     else:
-        cfg = config.load(args.config, args.preset, extra)
+        cfg = assemble.load(args.config, args.preset, extra)
         info = data.describe(cfg.data)
         if info.num_classes is None:  # a folder's classes are known once it is read
             info = data.build(cfg.data).info

@@ -1,7 +1,8 @@
-"""Typed configuration: dataclass defaults ◄ preset or YAML ◄ dotted overrides, validated once.
+"""Typed configuration: dataclass defaults ◄ preset or YAML ◄ dotted overrides, as plain data.
 
 Every field carries its help text and its check in ``metadata``, so the CLI's flags, the
-README's option table and validation all come from this one file. The whole config is
+README's option table and the per-field checks all come from this one file; checks against
+the registries live one floor up, in assemble.py (this module imports nothing above it). The whole config is
 stored as plain data in every checkpoint, so ``ganforge.load(path)`` needs nothing else.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .errors import ConfigError, GanforgeError
+from .errors import ConfigError
 
 
 def opt(default, help: str, check: Callable[[Any], str | None] | None = None, **kw):
@@ -115,7 +116,7 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     steps: int = opt(2000, "generator steps", positive)
-    batch_size: int = opt(64, "batch size (D sees this many real and this many fake per step)", positive)
+    batch_size: int = opt(64, "global batch size: D sees this many real and this many fake per step, split evenly over the processes of a distributed run", positive)
     d_steps: int = opt(1, "discriminator steps per generator step (k in Goodfellow et al.)", positive)
     ema: float = opt(0.0, "decay of an exponential moving average of G's weights (e.g. 0.999); snapshots and the saved generator use it; 0 = off", in_range(0, 1))
     seed: int = opt(0, "seed for weights, noise and data order", non_negative)
@@ -135,6 +136,8 @@ class TrainConfig:
     n_samples: int = opt(64, "images in each fixed-noise grid (points in each toy scatter: x40)", positive)
     progress: bool = opt(True, "show a progress bar")
     tensorboard: bool = opt(True, "also write TensorBoard events")
+    dist_timeout: float = opt(900.0, "distributed runs: seconds a process waits for the others in a collective before it stops with an error "
+                                     "(a dead or hung process is reported within this time; rank 0's periodic evaluation must fit in it)", positive)
 
 
 @dataclass
@@ -225,28 +228,9 @@ def merge(base: dict, over: dict) -> dict:
 # ---------------------------------------------------------------------------- building
 
 def from_dict(d: dict) -> Config:
-    """Build and validate a Config from nested plain data (YAML, a checkpoint, overrides)."""
-    cfg = _build(Config, d, "")
-    validate(cfg)
-    return cfg
-
-
-def validate(cfg: Config) -> None:
-    """Checks across fields and against the registries, so a bad run stops before training."""
-    # Imported here: the registries import this module.
-    from . import data, models, objectives
-
-    data.check(cfg.data)
-    info = data.describe(cfg.data)
-    models.check(cfg.model, info)
-    objectives.check(cfg, info)
-    if cfg.train.eval_metric != "auto":
-        from .metrics.evaluate import resolve_metrics
-
-        try:
-            resolve_metrics([cfg.train.eval_metric], info)
-        except GanforgeError as e:
-            raise ConfigError(f"train.eval_metric = {cfg.train.eval_metric!r}: {e}") from None
+    """Build a Config from nested plain data (YAML, a checkpoint, overrides), each field checked.
+    Checks against the registries (datasets, model families, objectives) are assemble.validate's."""
+    return _build(Config, d, "")
 
 
 def _build(cls, d: dict, prefix: str):
@@ -389,7 +373,8 @@ def _is_number(s: str) -> bool:
 
 
 def load(config: str | Path | None = None, preset: str | None = None, overrides: list[str] | dict | None = None) -> Config:
-    """defaults ◄ preset or YAML file ◄ dotted overrides, validated once."""
+    """defaults ◄ preset or YAML file ◄ dotted overrides, each field checked (assemble.load also
+    checks against the registries)."""
     if config is not None and preset is not None:
         raise ConfigError("give a CONFIG.yaml or --preset, not both (a YAML file can say `preset: NAME`)")
     d = yaml_dict(config) if config is not None else preset_dict(preset) if preset else {}

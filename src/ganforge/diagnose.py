@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
+from . import runs
 from .errors import GanforgeError
 from .health import CONDITIONS
-from .log import read_metrics
 
 PANELS = [  # (title, [(key, label)])
     ("losses", [("loss_d", "D loss"), ("loss_g", "G loss")]),
@@ -28,8 +27,7 @@ HEALTHY = "a healthy run (practitioners' rule of thumb, cross-entropy losses): D
 
 
 def read_events(run: Path) -> list[dict]:
-    p = Path(run) / "health.jsonl"
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+    return runs.read_health(run)
 
 
 def episodes(events: list[dict]) -> list[tuple[str, int, int | None, dict]]:
@@ -49,7 +47,7 @@ def episodes(events: list[dict]) -> list[tuple[str, int, int | None, dict]]:
 
 
 def report(run: Path) -> str:
-    rows = read_metrics(Path(run) / "metrics.jsonl")
+    rows = runs.read_metrics(run)
     if not rows:
         raise GanforgeError(f"{run} has no metrics.jsonl rows: is it a ganforge run directory?")
     events = read_events(run)
@@ -80,7 +78,7 @@ def plot(run: Path, out_png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_metrics(Path(run) / "metrics.jsonl")
+    rows = runs.read_metrics(run)
     eps = episodes(read_events(run))
     fig, axes = plt.subplots(2, 2, figsize=(12, 7), dpi=90)
     colours = dict(zip(CONDITIONS, ["tab:red", "tab:purple", "tab:orange", "tab:olive", "black"]))

@@ -92,10 +92,9 @@ def load(path: str | Path, device: str | torch.device = "cpu"):
 
 def eval_rows(ckpt: Path) -> list[dict]:
     """Evaluation rows of the run that wrote ``ckpt`` (its metrics.jsonl), oldest first."""
-    from .log import read_metrics
+    from . import runs
 
-    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
-    return [r for r in read_metrics(run / "metrics.jsonl") if "eval" in r]
+    return [r for r in runs.read_metrics(runs.run_of(ckpt)) if "eval" in r]
 
 
 def sample_grid(g, path: Path) -> None:

@@ -17,7 +17,6 @@ warning goes to the progress display and an event to ``health.jsonl``; when it e
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from . import runs
 from .metrics.toy import toy_scores
 
 
@@ -91,7 +91,7 @@ SWING_PROBES = 4  # probes a swing is judged over
 
 class HealthMonitor:
     def __init__(self, run_dir: Path | None, window: int, objective, warmup_step: int, kind: str = "image"):
-        self.path = None if run_dir is None else Path(run_dir) / "health.jsonl"
+        self.run = None if run_dir is None else run_dir if isinstance(run_dir, runs.Run) else runs.Run(run_dir)
         self.window = window
         self.cross_entropy = not objective.critic  # D loss near 0 means "D wins" only for classifier losses
         self.saturating = objective.saturating
@@ -209,10 +209,9 @@ class HealthMonitor:
         for name in self.active.keys() - found.keys():
             events.append({"step": step, "condition": name, "status": "end", "title": CONDITIONS[name].title})
         self.active = found
-        if self.path is not None and events:
-            with open(self.path, "a") as f:
-                for e in events:
-                    f.write(json.dumps(e) + "\n")
+        if self.run is not None:
+            for e in events:
+                self.run.append(self.run.health, e)
         return events
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import viz
+from . import runs, viz
 from .errors import ConfigError
 
 LATENTS_SUFFIX = ".latents.npz"
@@ -78,15 +78,12 @@ def load_latents(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 def run_dir(source: str | Path) -> Path:
     """The run directory of a run directory or of a checkpoint file (RUN/checkpoints/step-*.pt)."""
-    p = Path(source)
-    if p.is_dir():
-        return p.parent if p.name == "checkpoints" else p
-    return p.parent.parent if p.parent.name == "checkpoints" else p.parent
+    return runs.run_of(source)
 
 
 def default_latents(source: str | Path) -> Path:
     """The training snapshots' fixed noise of the run that ``source`` belongs to."""
-    return run_dir(source) / "samples" / "latents.npz"
+    return runs.Run(run_dir(source)).latents
 
 
 def rows(z: torch.Tensor, y: torch.Tensor | None, index: list[int], option: str) -> tuple[torch.Tensor, torch.Tensor | None]:

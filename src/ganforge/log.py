@@ -3,17 +3,20 @@
 Values are kept as detached tensors until the flush, so reporting never forces a device
 sync on the hot path. A flush writes one line of ``metrics.jsonl`` (means over the window)
 and, when enabled, the same scalars as TensorBoard events; ``report_image`` adds the
-fixed-noise grids to TensorBoard's images.
+fixed-noise grids to TensorBoard's images. With several processes each reports on its slice
+of the batch and the flush averages the window's means over processes, so every process holds
+the same row (and decides the same on it); rank 0 writes it.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from . import dist, runs
 
 _active: "Reporter | None" = None
 
@@ -30,14 +33,14 @@ def report_image(tag: str, png: Path, step: int) -> None:
 
 
 class Reporter:
-    def __init__(self, run_dir: Path | None, tensorboard: bool = False):
-        self.path = None if run_dir is None else Path(run_dir) / "metrics.jsonl"
+    def __init__(self, run: "runs.Run | str | Path | None", tensorboard: bool = False):
+        self.run = run if run is None or isinstance(run, runs.Run) else runs.Run(run)
         self._values: dict[str, list] = defaultdict(list)
         self._tb = None
-        if run_dir is not None and tensorboard:
+        if self.run is not None and self.run.writes and tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
 
-            self._tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+            self._tb = SummaryWriter(str(self.run.tensorboard))
 
     def __enter__(self):
         global _active
@@ -56,10 +59,10 @@ class Reporter:
         means = {k: float(torch.as_tensor(v, dtype=torch.float64).mean()) if not isinstance(v[0], torch.Tensor)
                  else float(torch.stack(v).double().mean()) for k, v in self._values.items()}
         self._values.clear()
+        means = dist.mean_values(means)
         row = {"step": step, "time": round(time.time(), 3), **means, **extra}
-        if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+        if self.run is not None:
+            self.run.append(self.run.metrics, row)
         if self._tb is not None:
             for k, v in {**means, **extra}.items():
                 self._tb.add_scalar(k, v, step)
@@ -76,9 +79,3 @@ class Reporter:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
-
-
-def read_metrics(path: Path) -> list[dict]:
-    if not Path(path).exists():
-        return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from . import dist
 from .config import Config, ObjectiveConfig
 from .errors import ConfigError
 from .models.layers import DOut, score_of
@@ -214,7 +215,7 @@ def _grad_wrt_input(D, x: torch.Tensor, y) -> torch.Tensor:
 
 def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, y=None) -> torch.Tensor:
     """E (‖∇D(x̂)‖₂ - 1)², x̂ = εx + (1 - ε)x̃ with one ε ~ U[0, 1] per sample."""
-    eps = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    eps = dist.rand(len(real), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)  # this slice's of the global draw
     x_hat = eps * real.detach() + (1 - eps) * fake.detach()
     return (_grad_wrt_input(D, x_hat, y).norm(dim=1) - 1).pow(2).mean()
 
@@ -226,15 +227,18 @@ def r1_penalty(D, real: torch.Tensor, y=None) -> torch.Tensor:
 
 def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Mao et al. 2019: G maximizes d(G(z1), G(z2)) / d(z1, z2) over pairs from the batch,
-    so different latents may not map to the same output; as a loss, 1 / (ratio + eps)."""
+    so different latents may not map to the same output; as a loss, 1 / (ratio + eps).
+    The pairs span the global batch (dist.whole_batch), however many processes share it."""
+    fake, z = dist.whole_batch(fake), dist.whole_batch(z)
     h = len(fake) // 2
     ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
     return 1.0 / (ratio + eps)
 
 
 def pulling_away(code: torch.Tensor) -> torch.Tensor:
-    """EBGAN's pulling-away term: mean squared cosine similarity between distinct codes."""
-    c = F.normalize(code.flatten(1), dim=1)
+    """EBGAN's pulling-away term: mean squared cosine similarity between distinct codes
+    (of the global batch, with several processes)."""
+    c = F.normalize(dist.whole_batch(code).flatten(1), dim=1)
     n = len(c)
     sim = (c @ c.t()).pow(2)
     return (sim.sum() - sim.diagonal().sum()) / (n * (n - 1))

@@ -4,19 +4,22 @@ Read ``Trainer.run`` and ``gan_step`` top to bottom; everything around them is s
 bookkeeping. The loop is the same for every objective and model family: those differ only
 in objectives.py and models/. Around it: signals stop it cleanly, and a divergence (NaN or
 Inf) rolls it back to the last checkpoint, a bounded number of times.
+
+Under torchrun the same loop runs in every process (dist.py): each takes its slice of the
+global batch, gradients are averaged before each optimizer step, so weights stay identical;
+decisions (stop, roll back, a new best) are shared, and only rank 0 writes the run directory.
 """
 from __future__ import annotations
 
 import copy
 import ctypes
-import json
 import math
 import random
-import shutil
 import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,18 +27,26 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import checkpoint, config, data, models, objectives, viz
+from . import assemble, checkpoint, config, data, dist, models, objectives, runs, viz
 from .augment import DInput
 from .config import Config
 from .errors import ConfigError, GanforgeError
 from .health import HealthMonitor, event_text
-from .log import Reporter, read_metrics, report, report_image
+from .log import Reporter, report, report_image
 from .models.layers import score_of
 
 
 def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None) -> Path:
-    """Train a GAN; returns the run directory. ``resume`` continues a run directory."""
-    return Trainer(cfg, out, resume).run()
+    """Train a GAN; returns the run directory. ``resume`` continues a run directory.
+    Under torchrun, every process calls this; they train one run together."""
+    assemble.validate(cfg)
+    try:
+        return Trainer(cfg, out, resume).run()
+    except dist.PeerLost as e:
+        raise GanforgeError(f"{e}; the last checkpoint in {out or resume or 'the run directory'} is intact: "
+                            "resume with ganforge train --resume RUN_DIR") from None
+    finally:
+        dist.shutdown()
 
 
 class TrainingStopped(GanforgeError):
@@ -59,44 +70,52 @@ class Trainer:
 
     def __init__(self, cfg: Config, out=None, resume=None):
         self.cfg, T = cfg, cfg.train
-        self.dir = Path(resume) if resume else run_dir_for(out)  # nothing is written before training can start
-        self.device = pick_device(T.device)
+        self.device = dist.init(pick_device(T.device), T.dist_timeout)
+        if T.batch_size % dist.world():
+            raise ConfigError(f"train.batch_size = {T.batch_size}: the global batch must split evenly over "
+                              f"{dist.world()} processes")
+        self.run_dir = runs.Run(resume) if resume else runs.new(out)  # nothing is written before training can start
+        self.dir = self.run_dir.path
         tune_process(self.device)
         seed_everything(T.seed)
-        self.source = data.build(cfg.data, T.seed)
+        with dist.local_main_first():  # one download per machine
+            self.source = data.build(cfg.data, T.seed)
         self.game = make_game(cfg, self.source.info, self.device)
         self.G_ema = copy.deepcopy(self.game.G).eval().requires_grad_(False) if T.ema else None
         self.fixed = fixed_noise(cfg, self.source.info, self.device)
-        self.health = HealthMonitor(self.dir, cfg.health.window, self.game.obj, int(cfg.health.warmup * T.steps),
-                                    self.source.info.kind) if cfg.health.enabled else None
-        self.judge_classes = self.health_classifier() if self.health is not None else None
+        self.health = HealthMonitor(self.run_dir, cfg.health.window, self.game.obj, int(cfg.health.warmup * T.steps),
+                                    self.source.info.kind) if cfg.health.enabled and dist.is_main() else None
+        with keep_rng():
+            self.judge_classes = self.health_classifier() if self.health is not None else None
         self.step, self.rollbacks, self.best = 0, 0, None
         self.batches = self.new_batches()  # checks the batch size fits the data
         if resume:
-            self.restore(checkpoint.resolve(self.dir))
+            self.restore(checkpoint.resolve(self.dir) if dist.is_main() else None)
         else:
-            create_run_dir(self.dir, self.start)
+            runs.create(self.run_dir, self.start)
 
     def start(self) -> None:
         """A new run's first files: its config, the fixed latents, the step-0 checkpoint."""
-        (self.dir / "config.yaml").write_text(config.to_yaml(self.cfg))
+        self.run_dir.write_text(self.run_dir.config, config.to_yaml(self.cfg))
         z, y = self.fixed
-        np.savez(self.dir / "samples" / "latents.npz", z=z.cpu().numpy(), **({} if y is None else {"y": y.cpu().numpy()}))
+        arrays = {"z": z.cpu().numpy(), **({} if y is None else {"y": y.cpu().numpy()})}
+        self.run_dir.write(self.run_dir.latents, lambda f: np.savez(f, **arrays))
         self.save()  # step 0: a divergence always has a checkpoint to roll back to
 
     def new_batches(self):
-        """The data stream from the source's current position, in the networks' memory format."""
-        it = self.source.batches(self.cfg.train.batch_size, self.device)
+        """This process's slice of the data stream from the source's current position, in the
+        networks' memory format."""
+        it = self.source.batches(self.cfg.train.batch_size, self.device, shard=(dist.rank(), dist.world()))
         if not self.cfg.train.channels_last:
             return it
         return ((x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x, y) for x, y in it)
 
     def run(self) -> Path:
         T = self.cfg.train
-        bar = tqdm(total=T.steps, initial=self.step, disable=not T.progress, dynamic_ncols=True, desc=self.dir.name)
+        bar = tqdm(total=T.steps, initial=self.step, disable=not (T.progress and dist.is_main()), dynamic_ncols=True, desc=self.dir.name)
         clock = (time.perf_counter(), self.step)
         try:
-            with Reporter(self.dir, T.tensorboard) as reporter, SignalGuard() as stop:
+            with Reporter(self.run_dir, T.tensorboard) as reporter, SignalGuard() as stop:
                 while self.step < T.steps:
                     self.step += 1
                     self.game.aug.step = self.step
@@ -104,8 +123,9 @@ class Trainer:
                     if self.G_ema is not None:
                         ema_update(self.G_ema, self.game.G, T.ema)
                     bar.update(1)
+                    signum = dist.max_int(stop.signum or 0)  # a signal to any process stops all at this step
                     due = lambda every: self.step % every == 0 or self.step == T.steps
-                    if self.health is not None and self.step % self.cfg.health.every == 0:
+                    if self.cfg.health.enabled and self.step % self.cfg.health.every == 0:
                         for k, v in self.probe().items():
                             reporter.report(k, v)
                     if due(T.log_every):
@@ -123,33 +143,40 @@ class Trainer:
                         self.snapshot()
                     if T.eval_every and due(T.eval_every):
                         self.evaluate()
-                    if due(T.ckpt_every) or stop.signum:
+                    if due(T.ckpt_every) or signum:
                         if not self.finite():
                             self.recover(f"non-finite weights at step {self.step}", bar)
                             continue
                         path = self.save()
-                    if stop.signum:
-                        name = signal.Signals(stop.signum).name
-                        raise TrainingStopped(f"stopped by {name} at step {self.step}; checkpoint {path}. "
-                                              f"Resume with: ganforge train --resume {self.dir}", stop.signum)
+                    if signum:
+                        dist.barrier()  # rank 0's checkpoint is on disk before any process exits
+                        raise TrainingStopped(f"stopped by {signal.Signals(signum).name} at step {self.step}; checkpoint "
+                                              f"{path}. Resume with: ganforge train --resume {self.dir}", signum)
         except OSError as e:  # a full disk or an unwritable directory, outside a checkpoint write
             raise GanforgeError(f"could not write {e.filename or self.dir}: {e.strerror or e}; the last checkpoint "
-                                f"({checkpoint.latest(self.dir / 'checkpoints')}) is intact: free space, then "
+                                f"({checkpoint.latest(self.run_dir.checkpoints)}) is intact: free space, then "
                                 f"ganforge train --resume {self.dir}") from None
         finally:
             bar.close()
-        finish(self.dir)
+        if self.run_dir.writes:
+            finish(self.run_dir)
         return self.dir
 
     # -- state ---------------------------------------------------------------------------
     def save(self, path: Path | None = None) -> Path:
+        """A checkpoint (rank 0 writes it; every process calls this: buffers are synced first)."""
         g = self.game
+        dist.sync_buffers(g.G, g.D, self.G_ema)
+        path = path or self.run_dir.checkpoint(self.step)
+        if not self.run_dir.writes:
+            return path
         state = {
             "config": self.cfg.to_dict(),
             "data_info": self.source.info.to_dict(),
             "step": self.step,
             "rollbacks": self.rollbacks,
             "best": self.best,
+            "world": dist.world(),
             "G": g.G.state_dict(),
             "D": g.D.state_dict(),
             "opt_g": g.opt_g.state_dict(),
@@ -161,15 +188,16 @@ class Trainer:
             state["G_ema"] = self.G_ema.state_dict()
         if self.health is not None:
             state["health"] = self.health.state_dict()
-        if path is not None:
-            return checkpoint.save(path, state)
-        path = checkpoint.save(self.dir / "checkpoints" / f"step-{self.step:06d}.pt", state)
-        checkpoint.prune(self.dir / "checkpoints", self.cfg.train.keep_ckpts)
+        checkpoint.save(path, state)
+        if path.parent == self.run_dir.checkpoints and path.name != runs.BEST:
+            checkpoint.prune(self.run_dir.checkpoints, self.cfg.train.keep_ckpts)
         return path
 
-    def restore(self, path: Path) -> None:
+    def restore(self, path: Path | None) -> None:
+        """Rank 0 reads the checkpoint and sends it to every process (they need no copy of the run)."""
         g = self.game
-        state = checkpoint.load(path)
+        state = dist.broadcast_object(checkpoint.load(path) if dist.is_main() else None)
+        path = dist.broadcast_object(path)
         checkpoint.load_weights(g.G, state["G"], "generator", path)
         checkpoint.load_weights(g.D, state["D"], "discriminator", path)
         if self.G_ema is not None:
@@ -184,30 +212,36 @@ class Trainer:
 
     def finite(self) -> bool:
         nets = [self.game.G, self.game.D] + ([] if self.G_ema is None else [self.G_ema])
-        return all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
+        return not dist.any_true(not all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters()))
 
     def evaluate(self) -> None:
         """Periodic evaluation: results (with their protocol) go to metrics.jsonl, and
         checkpoints/best.pt keeps the best step by train.eval_metric: FID often peaks early
-        and then degrades. A non-finite value or non-finite weights never become "best"."""
+        and then degrades. A non-finite value or non-finite weights never become "best".
+        Rank 0 evaluates; the value, and so the decision, is shared."""
         from .generator import Generator
         from .metrics.evaluate import LOWER_IS_BETTER, append_results, best_value, evaluate
 
         T = self.cfg.train
         name = T.eval_metric if T.eval_metric != "auto" else ("high_quality" if self.source.info.kind == "points" else "fid")
         G = self.game.G if self.G_ema is None else self.G_ema
-        was_training = G.training
-        try:
-            results = evaluate(Generator(G, self.cfg, self.source.info), self.source, metrics=[name], n=T.eval_n, seed=T.seed)
-        finally:
-            G.train(was_training)  # Generator() puts the net in eval mode
-        append_results(self.dir, results, self.step)
-        value = best_value(results, name)
+        dist.sync_buffers(G)
+        value = None
+        if dist.is_main():
+            was_training = G.training
+            try:
+                with keep_rng():
+                    results = evaluate(Generator(G, self.cfg, self.source.info), self.source, metrics=[name], n=T.eval_n, seed=T.seed)
+            finally:
+                G.train(was_training)  # Generator() puts the net in eval mode
+            append_results(self.dir, results, self.step)
+            value = best_value(results, name)
+        value = dist.broadcast_object(value)
         better = self.best is None or (value < self.best if name in LOWER_IS_BETTER else value > self.best)
         if value is not None and math.isfinite(value) and better and self.finite():
             self.best = value
-            self.save(self.dir / "checkpoints" / "best.pt")
-            tqdm.write(f"ganforge: step {self.step}: {name} {value:.4g}, the best so far (checkpoints/best.pt)")
+            self.save(self.run_dir.best)
+            say(f"ganforge: step {self.step}: {name} {value:.4g}, the best so far (checkpoints/{runs.BEST})")
 
     def health_classifier(self):
         """health.classes: the domain classifier that counts the classes G covers, when the data
@@ -220,40 +254,49 @@ class Trainer:
         from .metrics.features import domain_classifier
 
         if mode == "train":
-            tqdm.write("ganforge: training the domain classifier for health.classes (cached for later runs)")
+            say("ganforge: training the domain classifier for health.classes (cached for later runs)")
         model, _ = domain_classifier(src, train=mode == "train")
         return model
 
     def probe(self) -> dict:
-        """Health's periodic look at the samples: a fixed batch through G (EMA if on)."""
+        """Health's periodic look at the samples: a fixed batch through G (EMA if on), on rank 0;
+        every process reports the same values."""
         G = self.game.G if self.G_ema is None else self.G_ema
-        gen = torch.Generator().manual_seed(self.cfg.train.seed + 2)
-        z = torch.randn(256, self.cfg.model.nz, generator=gen).to(self.device)
-        y = torch.arange(256, device=self.device) % self.game.num_classes if self.game.num_classes else None
-        was_training = G.training
-        G.eval()
-        with torch.no_grad():
-            fake = G(z, y).float().cpu()
-        G.train(was_training)
-        real, _ = self.source.real_samples(256, seed=0)
-        return self.health.probe(self.step, fake, real, self.source.info, self.judge_classes)
+        dist.sync_buffers(G)
+        values = None
+        if self.health is not None:
+            gen = torch.Generator().manual_seed(self.cfg.train.seed + 2)
+            z = torch.randn(256, self.cfg.model.nz, generator=gen).to(self.device)
+            y = torch.arange(256, device=self.device) % self.game.num_classes if self.game.num_classes else None
+            was_training = G.training
+            G.eval()
+            with torch.no_grad(), keep_rng():
+                fake = G(z, y).float().cpu()
+                real, _ = self.source.real_samples(256, seed=0)
+                values = self.health.probe(self.step, fake, real, self.source.info, self.judge_classes)
+            G.train(was_training)
+        return dist.broadcast_object(values)
 
     def judge(self, row: dict) -> bool:
-        """Health events for this row: print them, and act. True when training rolled back."""
-        if self.health is None:
+        """Health events for this row: rank 0 prints them and decides; every process acts.
+        True when training rolled back."""
+        if not self.cfg.health.enabled:
             return False
         h = self.cfg.health
-        for e in self.health.observe(self.step, row):
+        action = None
+        for e in self.health.observe(self.step, row) if self.health is not None else []:
             tqdm.write(("ganforge: warning: " if e["status"] == "start" else "ganforge: note: ") + event_text(e))
-            if e["status"] != "start" or e["condition"] not in h.conditions or e["condition"] == "divergence":
-                continue  # divergence has its own rollback
-            if h.action == "stop":
-                path = self.save()
-                raise HealthStop(f"stopped at step {self.step} on {e['title']} ({e['detail']}); checkpoint {path}. "
-                                 f"Try: {'; '.join(e['remedies'])}")
-            if h.action == "rollback":
-                self.recover(e["title"], None, lr_d_factor=h.rollback_lr_d)
-                return True
+            if action is None and e["status"] == "start" and e["condition"] in h.conditions and e["condition"] != "divergence":
+                action = e  # divergence has its own rollback
+        action = dist.broadcast_object(action)
+        if action is not None and h.action == "stop":
+            path = self.save()
+            dist.barrier()
+            raise HealthStop(f"stopped at step {self.step} on {action['title']} ({action['detail']}); checkpoint {path}. "
+                             f"Try: {'; '.join(action['remedies'])}")
+        if action is not None and h.action == "rollback":
+            self.recover(action["title"], None, lr_d_factor=h.rollback_lr_d)
+            return True
         return False
 
     def recover(self, reason: str, bar, lr_d_factor: float | None = None) -> None:
@@ -261,7 +304,7 @@ class Trainer:
         lower learning rates and fresh noise; give up after train.max_rollbacks attempts.
         A health rollback changes only D's learning rate (``lr_d_factor``)."""
         T = self.cfg.train
-        last = checkpoint.latest(self.dir / "checkpoints")
+        last = dist.broadcast_object(checkpoint.latest(self.run_dir.checkpoints) if dist.is_main() else None)
         attempt = self.rollbacks + 1
         if attempt > T.max_rollbacks or last is None:
             raise TrainingDiverged(f"training diverged ({reason}) and {T.max_rollbacks} rollbacks did not cure it; "
@@ -278,17 +321,35 @@ class Trainer:
         if bar is not None:
             bar.n = self.step
         which = "D's learning rate" if lr_d_factor else "learning rates"
-        msg = f"{reason}: rolled back to step {self.step}, {which} x{factor:g} (attempt {attempt} of {T.max_rollbacks})"
-        tqdm.write(f"ganforge: warning: {msg}")
-        with open(self.dir / "health.jsonl", "a") as f:
-            f.write(json.dumps({"step": self.step, "event": "rollback", "reason": reason, "lr_factor": factor}) + "\n")
+        say(f"ganforge: warning: {reason}: rolled back to step {self.step}, {which} x{factor:g} (attempt {attempt} of {T.max_rollbacks})")
+        self.run_dir.append(self.run_dir.health, {"step": self.step, "event": "rollback", "reason": reason, "lr_factor": factor})
 
     def snapshot(self) -> None:
         G = self.game.G if self.G_ema is None else self.G_ema
-        path = self.dir / "samples" / f"step-{self.step:06d}.png"
-        snapshot(G, *self.fixed, self.source, path, f"step {self.step}")
-        report_image("samples/fixed_noise", path, self.step)
-        thin_frames(self.dir / "samples")
+        dist.sync_buffers(G)
+        if self.run_dir.writes:
+            path = self.run_dir.frame(self.step)
+            with keep_rng():
+                snapshot(G, *self.fixed, self.source, path, f"step {self.step}")
+            report_image("samples/fixed_noise", path, self.step)
+            thin_frames(self.run_dir.samples)
+
+
+def say(message: str) -> None:
+    """A line above the progress bar, from rank 0 only."""
+    if dist.is_main():
+        tqdm.write(message)
+
+
+@contextmanager
+def keep_rng():
+    """Work that only some processes do (pictures, probes, evaluation) must not move the RNGs
+    that every process draws the training noise from in step."""
+    state = checkpoint.rng_state()
+    try:
+        yield
+    finally:
+        checkpoint.set_rng_state(state)
 
 
 class SignalGuard:
@@ -336,9 +397,9 @@ def gan_step(game: Game, batches) -> None:
     # mixes them), their gradients accumulate, then one optimizer step. Only the last
     # fake keeps its graph: G's step reuses it, as in the classic DCGAN loop.
     for i in range(game.k):
-        x, y = next(batches)
-        z = torch.randn(len(x), game.nz, device=x.device)
-        y_fake = torch.randint(game.num_classes, (len(x),), device=x.device) if game.num_classes else None
+        x, y = next(batches)  # this process's slice of the global batch; noise likewise (dist)
+        z = dist.randn(len(x), game.nz, device=x.device)
+        y_fake = dist.randint(0, game.num_classes, len(x), device=x.device) if game.num_classes else None
         with torch.set_grad_enabled(i == game.k - 1):
             fake = G(z, y_fake)
         game.opt_d.zero_grad(set_to_none=True)
@@ -352,6 +413,7 @@ def gan_step(game: Game, batches) -> None:
         if penalty is not None:
             penalty.backward()
             report("penalty_d", penalty.detach())
+        dist.average_grads(D.parameters())  # one flat all-reduce (no-op in one process)
         report("grad_d", grad_norm(D))
         game.opt_d.step()
         obj.after_d_step(D)  # weight clipping
@@ -363,6 +425,7 @@ def gan_step(game: Game, batches) -> None:
     penalty = obj.g_penalty(fake, z)  # mode seeking
     game.opt_g.zero_grad(set_to_none=True)
     (loss_g if penalty is None else loss_g + penalty).backward()
+    dist.average_grads(G.parameters())
     report("grad_g", grad_norm(G))
     game.opt_g.step()
     D.requires_grad_(True)
@@ -428,6 +491,7 @@ def make_game(cfg: Config, info: data.DataInfo, device: torch.device) -> Game:
     T, o = cfg.train, cfg.objective
     fmt = torch.channels_last if T.channels_last else torch.contiguous_format
     G, D = (m.to(device, memory_format=fmt) for m in models.build(cfg.model, info))
+    dist.broadcast_module(G, D)  # every process starts from rank 0's weights
     opt_g, opt_d = make_optimizers(cfg, G, D)
     return Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps),
                 cfg.model.nz, T.d_steps, info.num_classes if cfg.model.conditional != "none" else 0)
@@ -479,49 +543,6 @@ def fixed_noise(cfg: Config, info: data.DataInfo, device: torch.device):
     return z.to(device), None if y is None else y.to(device)
 
 
-def holds_run(path: Path) -> bool:
-    return (path / "config.yaml").exists() or (path / "checkpoints").exists()
-
-
-def default_run_dir(name: str = "run") -> Path:
-    """``runs/NAME``, or ``runs/NAME-2``, ``-3``... if it already holds a run."""
-    base = Path("runs") / name
-    run, i = base, 1
-    while holds_run(run):
-        i += 1
-        run = base.with_name(f"{base.name}-{i}")
-    return run
-
-
-def run_dir_for(out: str | Path | None) -> Path:
-    """An explicit ``out`` that already holds a run is refused (never silently ``out-2``)."""
-    if out is None:
-        return default_run_dir()
-    out = Path(out)
-    if holds_run(out):
-        raise ConfigError(f"--out {out} already holds a run. Continue it with: ganforge train --resume {out} "
-                          f"[--train.steps N]; or choose another --out")
-    return out
-
-
-def create_run_dir(run: Path, write) -> None:
-    """Make ``run`` (with samples/ and checkpoints/) and call ``write()``; on failure remove all
-    that was made, so a run that could not start leaves nothing behind."""
-    made = [p for p in (run, run / "samples", run / "checkpoints") if not p.exists()]
-    try:
-        for p in made:
-            p.mkdir(parents=True)
-        write()
-    except BaseException as e:
-        for p in made:
-            shutil.rmtree(p, ignore_errors=True)
-        if run not in made:
-            (run / "config.yaml").unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise ConfigError(f"cannot create run directory {run}: {e.strerror or e}") from None
-        raise
-
-
 # ---------------------------------------------------------------------------- state
 
 # ---------------------------------------------------------------------------- pictures
@@ -552,15 +573,16 @@ MAX_FRAMES = 100  # snapshot PNGs kept per run: long runs stay bounded on disk
 def thin_frames(samples: Path) -> None:
     """Past MAX_FRAMES snapshots, drop every other one (never the first or the latest): the
     timelapse still spans the whole run, at a coarser pace for its early part."""
-    frames = sorted(samples.glob("step-*.png"))
+    frames = runs.frames(samples.parent)
     if len(frames) > MAX_FRAMES:
         for p in frames[1:-1:2]:
             p.unlink(missing_ok=True)
 
 
-def finish(run: Path) -> None:
-    frames = sorted((run / "samples").glob("step-*.png"))
+def finish(run: runs.Run) -> None:
+    """The run's summary pictures: the last snapshot as final.png, the timelapse, the losses."""
+    frames = run.frames()
     if frames:
-        (run / "samples" / "final.png").write_bytes(frames[-1].read_bytes())
-        viz.save_gif(frames, run / "timelapse.gif")
-    viz.plot_losses(read_metrics(run / "metrics.jsonl"), run / "losses.png")
+        run.write(run.final, lambda f: f.write(frames[-1].read_bytes()))
+        viz.save_gif(frames, run.timelapse)
+    viz.plot_losses(runs.read_metrics(run.path), run.losses)

@@ -107,7 +107,11 @@ class Source:
 
     info: DataInfo
 
-    def batches(self, batch_size: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    def batches(self, batch_size: int, device: torch.device, shard: tuple[int, int] = (0, 1)
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Endless global batches of ``batch_size``; with ``shard = (rank, world)``, this
+        process's slice of each (rows rank·b to (rank+1)·b, b = batch_size / world): the data
+        position is global, so a run resumes into any number of processes."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -156,7 +160,7 @@ class ImageSource(Source):
             x = torch.from_numpy(np.ascontiguousarray(self.images[order.values.numpy()]))
             x = x[order.indices.argsort()].to(device)
         y = None if self.labels is None else self._on(device, "y", self.labels)[idx.to(device)]
-        return x.float().div_(127.5).sub_(1.0), y
+        return x.to(torch.get_default_dtype()).div_(127.5).sub_(1.0), y
 
     def _on(self, device: torch.device, key: str, t: torch.Tensor) -> torch.Tensor:
         # Small uint8 sets live on the training device once; no per-batch host→device copy.
@@ -165,14 +169,15 @@ class ImageSource(Source):
             self._device_cache[k] = t.to(device)
         return self._device_cache[k]
 
-    def batches(self, batch_size, device):
+    def batches(self, batch_size, device, shard=(0, 1)):
         n = len(self.images)
         if batch_size > n:  # checked at once, not at the first batch: before a run writes anything
             raise DataError(f"batch size {batch_size} is larger than the dataset ({n} images): train with "
                             f"--train.batch_size {n} (or fewer), or add images")
-        return self._batches(batch_size, device, n)
+        return self._batches(batch_size, device, n, *shard)
 
-    def _batches(self, batch_size, device, n):
+    def _batches(self, batch_size, device, n, rank, world):
+        b = batch_size // world
         cur = self._cursor
         while True:
             if cur.perm is None:
@@ -180,7 +185,7 @@ class ImageSource(Source):
             if cur.pos + batch_size > n:  # drop the ragged tail: every batch has the same size
                 cur.epoch, cur.pos, cur.perm = cur.epoch + 1, 0, None
                 continue
-            idx = cur.perm[cur.pos : cur.pos + batch_size]
+            idx = cur.perm[cur.pos : cur.pos + batch_size][rank * b : (rank + 1) * b]
             cur.pos += batch_size
             yield self._take(idx, device)
 

@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
+from .. import runs
 from ..errors import ConfigError, DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -222,7 +223,7 @@ def _decode_all(
         # leaves an npy without json, which _read_cache ignores and the next run replaces.
         info = {"format": _FORMAT, "count": ok, "labels": labels if class_names else None,
                 "class_names": class_names, "skipped": skipped}
-        _write_json_atomic(meta, info)
+        runs.write_json(meta, info)
     finally:
         for t in (tmp, tmp2):
             t.unlink(missing_ok=True)
@@ -336,18 +337,6 @@ def _read_cache(npy: Path, meta: Path, shape: tuple[int, int, int]) -> FolderIma
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # a missing json means no cache; a damaged pair is rebuilt
-
-
-def _write_json_atomic(target: Path, obj: dict) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _warn_skipped(where: str, n_loaded: int, skipped: dict[str, list[str]]) -> None:

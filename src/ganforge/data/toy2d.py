@@ -25,9 +25,12 @@ class ToySource(Source):
     def sample_data(self, n: int, gen: torch.Generator) -> torch.Tensor:
         return self._sampler(n, gen)
 
-    def batches(self, batch_size, device):
-        while True:
-            yield (self._sampler(batch_size, self._gen) / self.info.point_scale).to(device), None
+    def batches(self, batch_size, device, shard=(0, 1)):
+        rank, world = shard
+        b = batch_size // world
+        while True:  # every process draws the global batch (its generator stays in step), keeps its rows
+            x = self._sampler(batch_size, self._gen)[rank * b : (rank + 1) * b]
+            yield (x / self.info.point_scale).to(device=device, dtype=torch.get_default_dtype()), None
 
     def state_dict(self):
         return {"gen": self._gen.get_state()}

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import runs
 from ..errors import ConfigError
 from . import features as feats
 from .neighbours import knn
@@ -197,8 +198,7 @@ def _cached(kind: str, ident: list, compute) -> dict[str, np.ndarray]:
 
 
 def run_dir(generator) -> Path:
-    src = Path(generator.source) if generator.source else Path(".")
-    return src.parent.parent if src.parent.name == "checkpoints" else src.parent
+    return runs.run_of(generator.source) if generator.source else Path(".")
 
 
 def plot_distances(m: dict, path: Path, quantile: float) -> None:

@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .. import runs
+
 ARCH_VERSION = 1  # bump when the network or its training changes: old cached weights stop matching
 
 
@@ -143,7 +145,5 @@ def load_or_train(images, labels, cache_dir: str | Path | None = None, seed: int
     meta = {"arch_version": ARCH_VERSION, "key": key, "seed": seed, "epochs": epochs,
             "in_channels": model.in_channels, "num_classes": model.num_classes, "side": model.side}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
-    os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+    runs.atomic_write(path, lambda f: torch.save({"state_dict": model.state_dict(), "meta": meta}, f))
     return model, False

@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import time
 import weakref
 from collections import OrderedDict
@@ -30,6 +28,7 @@ import numpy as np
 import torch
 
 from ..config import DataConfig
+from .. import runs
 from ..errors import ConfigError
 from ..registry import Registry, unknown_name_message
 from . import features as feats
@@ -309,17 +308,8 @@ def real_radii(entry: dict) -> dict[int, np.ndarray]:
 
 def _atomic_savez(path: Path, arrays: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    runs.atomic_write(path, lambda f: np.savez(f, **arrays))
 
-
-# ------------------------------------------------------------------------------- evaluate
 
 def evaluate(generator, dataset=None, metrics=None, n: int = 10000, features: str = "auto", reference: str = "train",
              seed: int = 0, batch_size: int | None = None, weights: str | Path | None = None) -> list[dict]:
@@ -406,8 +396,6 @@ def _version() -> str:
 
 def append_results(run_dir: str | Path, results: list[dict], step: int) -> Path:
     """Append ``{"step": step, "time": ..., "eval": results}`` as one line of RUN/metrics.jsonl."""
-    path = Path(run_dir) / "metrics.jsonl"
-    row = {"step": int(step), "time": round(time.time(), 3), "eval": results}
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-    return path
+    run = runs.Run(run_dir, writes=True)
+    run.append(run.metrics, {"step": int(step), "time": round(time.time(), 3), "eval": results})
+    return run.metrics
