@@ -1,0 +1,174 @@
+"""Distributed training with real torchrun launches (gloo, 2 processes on CPU).
+
+One launch runs many scenarios (tests/dist_worker.py), because a launch costs seconds; the
+tests below read what each process wrote and compare it with one-process runs of the same
+global batch, in float64.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganforge import checkpoint, runs
+
+HERE = Path(__file__).resolve().parent
+spec = importlib.util.spec_from_file_location("dist_worker", HERE / "dist_worker.py")
+worker = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(worker)
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+
+
+def launch(out: Path, *scenarios: str, nodes: int = 1, timeout: int = 240) -> str:
+    """One torchrun launch of dist_worker.py with 2 processes (2 agents of 1 process each for nodes=2)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [str(HERE / "dist_worker.py"), str(out), *scenarios]
+    if nodes == 1:
+        procs = [subprocess.Popen([*TORCHRUN, "--standalone", "--nproc-per-node", "2", *cmd], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]
+    else:
+        port = free_port()
+        procs = [subprocess.Popen([*TORCHRUN, "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d",
+                                   "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "ganforge-test", *cmd],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    logs = [p.communicate(timeout=timeout)[0] for p in procs]
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log[-4000:]
+    return "\n".join(logs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    log = launch(out, "cases", "every_step", "batchnorm", "stop", "nan")
+    return out, log
+
+
+@pytest.fixture
+def float64():
+    old, threads = torch.get_default_dtype(), torch.get_num_threads()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+    torch.set_num_threads(threads)
+
+
+def ranks(out: Path, name: str) -> list[dict]:
+    return [torch.load(out / name / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+def one_process(cfg_dict: dict, out: Path, resume: bool = False):
+    from ganforge import config as C
+    from ganforge import training
+
+    t = training.Trainer(C.from_dict(cfg_dict), None if resume else out, out if resume else None)
+    t.run()
+    return worker.nets(t)
+
+
+def max_difference(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    diffs = [0.0]
+    for net in a:
+        assert a[net].keys() == b[net].keys(), net
+        for k in a[net]:
+            diffs.append(float((a[net][k].double() - b[net][k].double()).abs().max()) if a[net][k].numel() else 0.0)
+    return max(diffs)
+
+
+def assert_identical(a: dict, b: dict) -> None:
+    for net in a:
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs between processes"
+
+
+@pytest.mark.parametrize("name", list(worker.CASES))
+def test_two_processes_equal_one_with_the_same_global_batch(launched, name, tmp_path, float64):
+    out, _ = launched
+    r0, r1 = ranks(out, name)
+    assert r0["step"] == r1["step"] == worker.CASES[name]["train"]["steps"]
+    assert_identical(r0["nets"], r1["nets"])
+    ref = one_process(worker.CASES[name], tmp_path / "one")
+    assert max_difference(r0["nets"], ref) < 1e-10
+    # and the run directory is rank 0's alone, with one row per step
+    rows = [r for r in runs.read_metrics(out / "runs" / name) if "loss_d" in r]
+    assert [r["step"] for r in rows] == list(range(1, r0["step"] + 1))
+
+
+def test_the_one_process_reference_is_not_trivially_equal(launched, tmp_path, float64):
+    """A different global batch gives different weights: the comparison above can fail."""
+    out, _ = launched
+    cfg = worker.case(worker.CASES["wgan-gp"], train={"batch_size": 4})
+    assert max_difference(ranks(out, "wgan-gp")[0]["nets"], one_process(cfg, tmp_path / "one")) > 1e-6
+
+
+def test_processes_hold_bit_identical_weights_after_every_step(launched):
+    out, _ = launched
+    a, b = ranks(out, "every-step")
+    assert len(a["fingerprints"]) == worker.CASES["acgan-diffaugment-noise"]["train"]["steps"]
+    assert a["fingerprints"] == b["fingerprints"]
+
+
+def test_batchnorm_buffers_are_equal_everywhere_before_a_save(launched):
+    out, _ = launched
+    r0, r1 = ranks(out, "batchnorm")
+    assert_identical(r0["nets"], r1["nets"])  # running statistics included
+    saved = checkpoint.load(r0["run"])
+    means = [k for k in saved["D"] if k.endswith("running_mean")]
+    assert means and all(torch.equal(saved["D"][k], r0["nets"]["D"][k]) for k in means)
+
+
+def test_sigterm_to_one_process_stops_all_at_the_same_step_and_resume_is_exact(launched, tmp_path, float64):
+    out, log = launched
+    straight, stopped = ranks(out, "straight"), ranks(out, "stopped")
+    assert stopped[0]["stopped"] == stopped[1]["stopped"] == (3, 15)  # both stopped at step 3 by SIGTERM
+    assert (Path(stopped[0]["run"]) / "checkpoints" / "step-000003.pt").exists()  # rank 0 wrote it in time
+    assert_identical(stopped[0]["nets"], straight[0]["nets"])  # resumed with 2 processes: bit for bit
+    assert_identical(stopped[1]["nets"], straight[0]["nets"])
+    # resumed into one process: the same global batch, so equal up to float64 rounding
+    resumed = one_process(worker.STOP, out / "runs" / "stopped-copy", resume=True)
+    assert max_difference(resumed, straight[0]["nets"]) < 1e-10
+
+
+def test_a_nan_on_one_process_rolls_every_process_back_at_the_same_step(launched):
+    out, _ = launched
+    r0, r1 = ranks(out, "nan")
+    assert r0["rollbacks"] == r1["rollbacks"] == 1
+    assert_identical(r0["nets"], r1["nets"])
+    assert all(torch.isfinite(v).all() for net in r0["nets"].values() for v in net.values())
+    events = [e for e in runs.read_health(r0["run"]) if e.get("event") == "rollback"]
+    assert len(events) == 1 and events[0]["step"] == 2  # written once, by rank 0
+
+
+def test_two_torchrun_agents_as_two_nodes(tmp_path, float64):
+    launch(tmp_path, "case:wgan-gp", nodes=2)
+    r0, r1 = ranks(tmp_path, "wgan-gp")
+    assert_identical(r0["nets"], r1["nets"])
+    assert max_difference(r0["nets"], one_process(worker.CASES["wgan-gp"], tmp_path / "one")) < 1e-10
+
+
+def test_a_dead_process_makes_the_others_stop_with_a_clear_error(tmp_path):
+    """No torchrun agent here (it would kill the survivor itself): two plain processes."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(free_port())}
+    procs = [subprocess.Popen([sys.executable, str(HERE / "dist_worker.py"), str(tmp_path), "die"],
+                              env={**env, "RANK": str(r), "LOCAL_RANK": str(r)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for r in (0, 1)]
+    logs = [p.communicate(timeout=120)[0] for p in procs]
+    assert procs[1].returncode == 3, logs[1][-2000:]
+    assert procs[0].returncode == 0, logs[0][-2000:]
+    message = (tmp_path / "die-error.txt").read_text()
+    assert "process 0 of 2" in message and "another process probably died" in message and "resume" in message
