@@ -172,3 +172,17 @@ def test_a_dead_process_makes_the_others_stop_with_a_clear_error(tmp_path):
     assert procs[0].returncode == 0, logs[0][-2000:]
     message = (tmp_path / "die-error.txt").read_text()
     assert "process 0 of 2" in message and "another process probably died" in message and "resume" in message
+
+
+def test_ganforge_train_nproc_starts_torchrun_and_rank_0_alone_writes(tmp_path):
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "ganforge", "train", "--preset", "gan-ring8", "--nproc", "2", "--out", str(out),
+                        "--train.steps", "6", "--train.batch_size", "8", "--train.log_every", "2", "--train.progress", "false",
+                        "--train.tensorboard", "false", "--train.device", "cpu", "--health.enabled", "false",
+                        "--model.g_hidden", "16", "--model.d_hidden", "16"],
+                       env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("run directory:") == 1  # printed by rank 0 only
+    assert [row["step"] for row in runs.read_metrics(out)] == [2, 4, 6]  # one row per flush, not one per process
+    assert checkpoint.load(out)["world"] == 2
+    assert runs.list_runs(tmp_path) == [out]

@@ -18,10 +18,12 @@ from . import __version__, assemble, config
 from .errors import GanforgeError
 
 
-def cmd_train(args, extra: list[str]) -> None:
-    from . import runs
+def cmd_train(args, extra: list[str]) -> int | None:
+    from . import dist, runs
     from .training import train
 
+    if args.nproc > 1 and not dist.requested():
+        return launch(args, extra)
     if args.resume:
         cfg = resume_config(args.resume, extra)
         run = train(cfg, resume=args.resume)
@@ -29,12 +31,28 @@ def cmd_train(args, extra: list[str]) -> None:
         cfg = assemble.load(args.config, args.preset, extra)
         name = args.preset or (Path(args.config).stem if args.config else "default")
         run = train(cfg, out=args.out or runs.default(name))
+    if not dist.is_main():
+        return None
+    r = runs.Run(run)
     print(f"run directory: {run}")
-    for name in ("samples/final.png", "losses.png", "timelapse.gif", "metrics.jsonl"):
-        print(f"  {run / name}")
+    for path in (r.final, r.losses, r.timelapse, r.metrics):
+        print(f"  {path}")
     from .checkpoint import latest
 
-    print(f"  {latest(run / 'checkpoints')}")
+    print(f"  {latest(r.checkpoints)}")
+    return None
+
+
+def launch(args, extra: list[str]) -> int:
+    """``ganforge train --nproc N``: torchrun with N processes on this machine, same arguments."""
+    import subprocess
+
+    argv = [a for a in (args.config,) if a] + [x for k in ("preset", "out", "resume") if getattr(args, k)
+                                                 for x in (f"--{k}", getattr(args, k))] + extra
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.nproc),
+           "-m", "ganforge", "train", *argv]
+    print("ganforge: " + " ".join(cmd[1:]), file=sys.stderr)
+    return subprocess.call(cmd)
 
 
 def resume_config(run: str, extra: list[str]) -> config.Config:
@@ -168,6 +186,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--preset", help="a named preset (see `ganforge presets`)")
     t.add_argument("--out", help="run directory; one that already holds a run is refused (default runs/PRESET, or -2, -3... if that holds one)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train with N processes on this machine (starts torchrun; one GPU each on CUDA)")
     t.set_defaults(func=cmd_train, accepts_dotted=True)
 
     s = sub.add_parser("sample", help="draw samples from a trained generator")
@@ -239,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
     saved, warnings.formatwarning = warnings.formatwarning, one_line_warning
     try:
-        args.func(args, extra)
+        code = args.func(args, extra)
     except TrainingStopped as e:
         print(f"ganforge: {e}", file=sys.stderr)
         return 128 + e.signum
@@ -251,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         warnings.formatwarning = saved
-    return 0
+    return code or 0
 
 
 def one_line_warning(message, category, filename, lineno, line=None) -> str:
