@@ -136,6 +136,10 @@ class TrainConfig:
     n_samples: int = opt(64, "images in each fixed-noise grid (points in each toy scatter: x40)", positive)
     progress: bool = opt(True, "show a progress bar")
     tensorboard: bool = opt(True, "also write TensorBoard events")
+    amp: str = opt("off", "mixed precision for the training step: off; bf16 (autocast to bfloat16); fp16 (autocast to float16 with a gradient scaler, saved in checkpoints)",
+                   one_of("off", "bf16", "fp16"))
+    compile: bool = opt(False, "torch.compile G and D (D stays eager with a gradient penalty or R1: compiled graphs have no double backward)")
+    tf32: bool = opt(True, "CUDA: TensorFloat-32 for float32 matmuls and convolutions (Ampere and newer; faster, 10-bit mantissa)")
     dist_timeout: float = opt(900.0, "distributed runs: seconds a process waits for the others in a collective before it stops with an error "
                                      "(a dead or hung process is reported within this time; rank 0's periodic evaluation must fit in it)", positive)
 

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from .errors import ConfigError, GanforgeError
 from .health import HealthMonitor, event_text
 from .log import Reporter, report, report_image
 from .models.layers import score_of
+from .precision import Precision, compile_nets, set_tf32
 
 
 def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None) -> Path:
@@ -76,12 +77,14 @@ class Trainer:
                               f"{dist.world()} processes")
         self.run_dir = runs.Run(resume) if resume else runs.new(out)  # nothing is written before training can start
         self.dir = self.run_dir.path
-        tune_process(self.device)
+        tune_process(self.device, T.tf32)
         seed_everything(T.seed)
         with dist.local_main_first():  # one download per machine
             self.source = data.build(cfg.data, T.seed)
         self.game = make_game(cfg, self.source.info, self.device)
         self.G_ema = copy.deepcopy(self.game.G).eval().requires_grad_(False) if T.ema else None
+        if T.compile:  # after the EMA copy: G_ema stays eager
+            compile_nets(self.game.G, self.game.D, double_backward=bool(self.game.obj.gp_weight or cfg.objective.r1_weight))
         self.fixed = fixed_noise(cfg, self.source.info, self.device)
         self.health = HealthMonitor(self.run_dir, cfg.health.window, self.game.obj, int(cfg.health.warmup * T.steps),
                                     self.source.info.kind) if cfg.health.enabled and dist.is_main() else None
@@ -181,6 +184,7 @@ class Trainer:
             "D": g.D.state_dict(),
             "opt_g": g.opt_g.state_dict(),
             "opt_d": g.opt_d.state_dict(),
+            "amp_scalers": g.amp.state_dict(g.opt_g, g.opt_d),  # fp16: the loss scales (config has amp, compile, tf32)
             "rng": checkpoint.rng_state(),
             "data_state": self.source.state_dict(),
         }
@@ -204,6 +208,7 @@ class Trainer:
             checkpoint.load_weights(self.G_ema, state.get("G_ema", state["G"]), "generator (EMA)", path)
         g.opt_g.load_state_dict(state["opt_g"])
         g.opt_d.load_state_dict(state["opt_d"])
+        g.amp.load_state_dict(state.get("amp_scalers", []), g.opt_g, g.opt_d)
         self.source.load_state_dict(state["data_state"])
         if self.health is not None and "health" in state:
             self.health.load_state_dict(state["health"])
@@ -388,11 +393,12 @@ class Game:
     nz: int
     k: int = 1  # D steps per G step
     num_classes: int = 0  # > 0: conditional, fakes get random classes
+    amp: Precision = field(default_factory=Precision)  # train.amp: autocast, fp16 loss scaling
 
 
 def gan_step(game: Game, batches) -> None:
     """One generator step and the k discriminator steps before it."""
-    G, D, obj, aug = game.G, game.D, game.obj, game.aug
+    G, D, obj, aug, amp = game.G, game.D, game.obj, game.aug, game.amp
     # (1) Update D k times. Real and fake batches go through D separately (BatchNorm never
     # mixes them), their gradients accumulate, then one optimizer step. Only the last
     # fake keeps its graph: G's step reuses it, as in the classic DCGAN loop.
@@ -400,34 +406,37 @@ def gan_step(game: Game, batches) -> None:
         x, y = next(batches)  # this process's slice of the global batch; noise likewise (dist)
         z = dist.randn(len(x), game.nz, device=x.device)
         y_fake = dist.randint(0, game.num_classes, len(x), device=x.device) if game.num_classes else None
-        with torch.set_grad_enabled(i == game.k - 1):
+        with torch.set_grad_enabled(i == game.k - 1), amp.autocast():
             fake = G(z, y_fake)
         game.opt_d.zero_grad(set_to_none=True)
-        out_real = D(aug(x), y)
-        loss_real = obj.d_real(out_real, y)
-        loss_real.backward()
-        out_fake = D(aug(fake.detach()), y_fake)
-        loss_fake = obj.d_fake(out_fake, y_fake)
-        loss_fake.backward()
-        penalty = obj.d_penalty(D, x, fake, y, y_fake)  # gradient penalty, R1
+        with amp.autocast():
+            out_real = D(aug(x), y)
+            loss_real = obj.d_real(out_real, y)
+        amp.backward(loss_real, game.opt_d)
+        with amp.autocast():
+            out_fake = D(aug(fake.detach()), y_fake)
+            loss_fake = obj.d_fake(out_fake, y_fake)
+        amp.backward(loss_fake, game.opt_d)
+        penalty = obj.d_penalty(D, x, fake, y, y_fake)  # gradient penalty, R1 (full precision)
         if penalty is not None:
-            penalty.backward()
+            amp.backward(penalty, game.opt_d)
             report("penalty_d", penalty.detach())
-        dist.average_grads(D.parameters())  # one flat all-reduce (no-op in one process)
-        report("grad_d", grad_norm(D))
-        game.opt_d.step()
+        if amp.gradients_ready(game.opt_d, D.parameters()):  # averaged over processes (one flat all-reduce)
+            report("grad_d", grad_norm(D))
+        amp.step(game.opt_d)
         obj.after_d_step(D)  # weight clipping
 
     # (2) Update G through D, with D frozen: no weight gradients are computed for D.
     D.requires_grad_(False)
-    out_g = D(aug(fake), y_fake)
-    loss_g = obj.g(out_g, y_fake)
-    penalty = obj.g_penalty(fake, z)  # mode seeking
+    with amp.autocast():
+        out_g = D(aug(fake), y_fake)
+        loss_g = obj.g(out_g, y_fake)
+        penalty = obj.g_penalty(fake, z)  # mode seeking
     game.opt_g.zero_grad(set_to_none=True)
-    (loss_g if penalty is None else loss_g + penalty).backward()
-    dist.average_grads(G.parameters())
-    report("grad_g", grad_norm(G))
-    game.opt_g.step()
+    amp.backward(loss_g if penalty is None else loss_g + penalty, game.opt_g)
+    if amp.gradients_ready(game.opt_g, G.parameters()):
+        report("grad_g", grad_norm(G))
+    amp.step(game.opt_g)
     D.requires_grad_(True)
 
     with torch.no_grad():
@@ -493,14 +502,16 @@ def make_game(cfg: Config, info: data.DataInfo, device: torch.device) -> Game:
     G, D = (m.to(device, memory_format=fmt) for m in models.build(cfg.model, info))
     dist.broadcast_module(G, D)  # every process starts from rank 0's weights
     opt_g, opt_d = make_optimizers(cfg, G, D)
-    return Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps),
-                cfg.model.nz, T.d_steps, info.num_classes if cfg.model.conditional != "none" else 0)
+    return Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps), cfg.model.nz,
+                T.d_steps, info.num_classes if cfg.model.conditional != "none" else 0, Precision(T.amp, device))
 
 
-def tune_process(device: torch.device) -> None:
+def tune_process(device: torch.device, tf32: bool = True) -> None:
     """Process-wide settings for fast training on ``device``."""
     if device.type == "cpu":
         keep_freed_memory()
+    if device.type == "cuda":
+        set_tf32(tf32)
 
 
 def make_optimizers(cfg: Config, G: torch.nn.Module, D: torch.nn.Module):
