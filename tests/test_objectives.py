@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from ganforge import config as C
+from ganforge import assemble
 from ganforge import objectives
 from ganforge.augment import DInput, cutout, translation
 from ganforge.config import ObjectiveConfig
@@ -190,4 +190,4 @@ def test_diffaugment_keeps_shapes_is_differentiable_and_noise_anneals():
 ])
 def test_combinations_that_make_no_sense_are_rejected_with_a_reason(overrides, fragment):
     with pytest.raises(ConfigError, match=fragment):
-        C.from_dict(overrides)
+        assemble.from_dict(overrides)

@@ -110,7 +110,7 @@ def diagnose(run: str | Path) -> tuple[str, Path, Path]:
     """Print-ready report, and the paths of the PNG and the self-contained HTML page."""
     run = Path(run)
     text = report(run)
-    png, page = run / "diagnose.png", run / "diagnose.html"
+    png, page = runs.Run(run).diagnose_png, runs.Run(run).diagnose_html
     plot(run, png)
     img = base64.b64encode(png.read_bytes()).decode()
     page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>ganforge diagnose {html.escape(run.name)}</title></head>"

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import math
 
+from . import runs
 from .errors import ConfigError
 
 SOURCE_HELP = "a run directory (its latest checkpoint) or a checkpoint file"
@@ -131,7 +132,7 @@ def cmd_audit(args, extra) -> None:
     opts = dotted_options("audit", extra)
     g = load(args.checkpoint)
     s = audit(g, _data_config(g, opts), n=args.n, features=args.features, seed=args.seed, quantile=args.quantile,
-              out=args.out or run_dir(g) / "audit", weights=opts.get("features.weights"))
+              out=args.out or runs.Run(run_dir(g)).audit, weights=opts.get("features.weights"))
     print(f"memorization score {s['memorization_score']:.2%} of {s['n_generated']} generated samples flagged "
           f"(fresh real images: {s['expected_for_fresh_samples']:.2%})")
     print(f"rule: {s['rule']}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from . import latent
+from . import latent, runs
 from .errors import ConfigError
 
 SOURCE_HELP = "a run directory (its latest checkpoint) or a checkpoint file"
@@ -146,7 +146,7 @@ def cmd_interpolate(args, extra) -> None:
         labels = [k % max(1, g.info.num_classes or 1) for k in range(args.n)]
     if args.cls is not None:
         labels = [args.cls] * len(pairs)
-    stem = out_stem(args.out, latent.run_dir(args.checkpoint) / "latent", f"interpolate-{args.method}")
+    stem = out_stem(args.out, runs.Run(latent.run_dir(args.checkpoint)).latent, f"interpolate-{args.method}")
     written = latent.write_interpolations(g, pairs, stem, names, args.steps, args.method, labels if g.conditional else None)
     _report(written, f"{len(pairs)} {args.method} interpolation(s) of {args.steps} steps")
 
@@ -156,7 +156,7 @@ def cmd_latent_grid(args, extra) -> None:
 
     g = load(args.checkpoint)
     lo, hi = args.range
-    path = _png(out_stem(args.out, latent.run_dir(args.checkpoint) / "latent", "latent-grid"))
+    path = _png(out_stem(args.out, runs.Run(latent.run_dir(args.checkpoint)).latent, "latent-grid"))
     fig = latent.write_latent_grid(g, path, lo, hi, args.n, args.cls)
     _report([fig["path"], fig["latents"]], f"{args.n}×{args.n} latent grid over [{lo:g}, {hi:g}]²")
 
@@ -180,7 +180,7 @@ def cmd_plane(args, extra) -> None:
     d1, d2 = latent.plane_directions(args.dirs, g.nz, args.seed)
     tag = args.dirs.replace(",", "-")
     name = f"plane-{tag}-base{args.base}" if args.base is not None else f"plane-{tag}-seed{args.seed}"
-    path = _png(out_stem(args.out, latent.run_dir(args.checkpoint) / "latent", name))
+    path = _png(out_stem(args.out, runs.Run(latent.run_dir(args.checkpoint)).latent, name))
     title = f"base + a·d1 + b·d2; base = {short}, dirs {args.dirs}, step {args.step:g}"
     fig = latent.write_plane(g, path, base, d1, d2, args.step, args.n, 0 if label is None else label, title)
     _report([fig["path"], fig["latents"]], f"{args.n}×{args.n} plane through {where}, dirs {args.dirs}")
@@ -194,7 +194,7 @@ def cmd_arithmetic(args, extra) -> None:
     groups = {}
     for name in "abc":
         groups[name] = latent.rows(z, y, parse_indices(getattr(args, name), f"--{name}"), f"--{name}")
-    path = _png(out_stem(args.out, latent.run_dir(args.checkpoint) / "latent", "arithmetic"))
+    path = _png(out_stem(args.out, runs.Run(latent.run_dir(args.checkpoint)).latent, "arithmetic"))
     (za, ya), (zb, yb), (zc, yc) = groups["a"], groups["b"], groups["c"]
     fig = latent.write_arithmetic(g, path, za, zb, zc, ya, yb, yc, args.cls, args.perturb, args.sigma, args.seed,
                                   names=(f"a {args.a}", f"b {args.b}", f"c {args.c}"))
@@ -218,7 +218,7 @@ def cmd_sweep(args, extra) -> None:
         z = g.latents(args.n, args.seed)
         row_names = [f"seed {args.seed} [{k}]" for k in range(args.n)]
         tag = f"seed{args.seed}"
-    where = latent.run_dir(args.checkpoint) / "latent"
+    where = runs.Run(latent.run_dir(args.checkpoint)).latent
     if (args.start is None) != (args.end is None):
         raise ConfigError("--from and --to: give both (a class interpolation) or neither (a class sweep)")
     if args.start is None:
@@ -238,7 +238,7 @@ def cmd_compare(args, extra) -> None:
 
     ga, gb = load(args.run_a), load(args.run_b)
     na, nb = latent.run_dir(args.run_a).name, latent.run_dir(args.run_b).name
-    path = _png(out_stem(args.out, latent.run_dir(args.run_a) / "latent", f"compare-{nb}"))
+    path = _png(out_stem(args.out, runs.Run(latent.run_dir(args.run_a)).latent, f"compare-{nb}"))
     fig = latent.compare(ga, gb, path, args.n, args.seed, names=(na, nb), features=args.features)
     s = fig["stats"]
     print(f"same z through {na} and {nb} ({s['n']} latent vectors, seed {s['seed']}; distance: {s['distance']}):")

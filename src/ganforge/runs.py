@@ -4,6 +4,7 @@
     RUN/health.jsonl         health events, rollbacks     RUN/tensorboard/     TensorBoard events
     RUN/samples/step-N.png   fixed-noise snapshots        RUN/samples/final.png, latents.npz
     RUN/checkpoints/step-N.pt, best.pt                    RUN/losses.png, timelapse.gif
+    RUN/latent/, RUN/audit/, RUN/diagnose.png|html        written later by ganforge's commands
 
 Training writes through a ``Run``; with several processes only rank 0's ``Run`` writes (the
 others' writes are no-ops), so a file is never written twice or half by two processes.
@@ -36,6 +37,9 @@ TIMELAPSE = "timelapse.gif"
 FINAL = "final.png"  # in samples/
 LATENTS = "latents.npz"  # in samples/: the snapshots' fixed noise
 BEST = "best.pt"  # in checkpoints/
+LATENT = "latent"  # latent-space pictures (ganforge interpolate, plane, ...)
+AUDIT = "audit"  # the memorization audit's pictures
+DIAGNOSE_PNG, DIAGNOSE_HTML = "diagnose.png", "diagnose.html"
 _FRAME = re.compile(r"step-(\d+)\.png$")
 
 
@@ -115,6 +119,10 @@ class Run:
     final = property(lambda self: self.path / SAMPLES / FINAL)
     latents = property(lambda self: self.path / SAMPLES / LATENTS)
     best = property(lambda self: self.path / CHECKPOINTS / BEST)
+    latent = property(lambda self: self.path / LATENT)
+    audit = property(lambda self: self.path / AUDIT)
+    diagnose_png = property(lambda self: self.path / DIAGNOSE_PNG)
+    diagnose_html = property(lambda self: self.path / DIAGNOSE_HTML)
 
     def frame(self, step: int) -> Path:
         return self.samples / f"step-{step:06d}.png"

@@ -154,7 +154,7 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
                      "ganforge_version": _version(), "generator_step": generator.step},
     }
     if out is not False:
-        out = Path(out) if out else run_dir(generator) / "audit"
+        out = Path(out) if out else runs.Run(run_dir(generator)).audit
         out.mkdir(parents=True, exist_ok=True)
         plot_distances(m, out / "distances.png", quantile)
         pix_idx = m["spaces"]["pixels"]["index"]
