@@ -50,6 +50,7 @@ CASES = {
 }
 BATCHNORM = case(TOY, model={"d_norm": "batch"}, train={"steps": 3})
 STOP = case(TOY, train={"steps": 6, "ckpt_every": 2, "d_steps": 2})
+HEALTHSTOP = case(TOY, health={"enabled": True, "action": "stop", "every": 100, "warmup": 0.0}, train={"steps": 6})
 NAN = case(TOY, train={"steps": 6, "ckpt_every": 2, "max_rollbacks": 2})
 
 
@@ -91,6 +92,8 @@ def train(cfg_dict: dict, out: Path, resume=False, every_step=None):
         t.run()
     except training.TrainingStopped as e:
         stopped = t.step, e.signum
+    except training.HealthStop:
+        stopped = t.step, "health"
     return t, stopped
 
 
@@ -158,6 +161,25 @@ def scenario_nan(out: Path, rank: int) -> None:
 
     t, _ = train(NAN, out / "runs" / "nan", every_step=poison)
     save(out / "nan", rank, {"nets": nets(t), "rollbacks": t.rollbacks, "run": str(t.dir)})
+
+
+def scenario_healthstop(out: Path, rank: int) -> None:
+    """health.action stop: rank 0's monitor (the only one) sees a condition at step 3; all stop there."""
+    from ganforge import health
+
+    real = health.HealthMonitor.observe
+
+    def observe(self, step, row):
+        forced = [{"step": step, "condition": "d_wins", "status": "start", "title": "D wins (forced by the test)",
+                   "detail": "test", "remedies": ["none"]}] if step == 3 else []
+        return real(self, step, row) + forced
+
+    health.HealthMonitor.observe = observe
+    try:
+        t, stopped = train(HEALTHSTOP, out / "runs" / "healthstop")
+    finally:
+        health.HealthMonitor.observe = real
+    save(out / "healthstop", rank, {"stopped": stopped, "has_monitor": t.health is not None, "run": str(t.dir)})
 
 
 def scenario_die(out: Path, rank: int) -> None:

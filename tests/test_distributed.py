@@ -53,7 +53,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
-    log = launch(out, "cases", "every_step", "batchnorm", "stop", "nan")
+    log = launch(out, "cases", "every_step", "batchnorm", "stop", "nan", "healthstop")
     return out, log
 
 
@@ -151,6 +151,21 @@ def test_a_nan_on_one_process_rolls_every_process_back_at_the_same_step(launched
     assert all(torch.isfinite(v).all() for net in r0["nets"].values() for v in net.values())
     events = [e for e in runs.read_health(r0["run"]) if e.get("event") == "rollback"]
     assert len(events) == 1 and events[0]["step"] == 2  # written once, by rank 0
+
+
+def test_a_health_stop_is_decided_by_rank_0_and_shared(launched):
+    out, _ = launched
+    r0, r1 = ranks(out, "healthstop")
+    assert r0["stopped"] == r1["stopped"] == (3, "health")
+    assert (r0["has_monitor"], r1["has_monitor"]) == (True, False)  # one monitor, one decision
+    assert checkpoint.load(r0["run"])["step"] == 3
+
+
+def test_evaluation_and_best_checkpoint_on_rank_0(launched):
+    out, _ = launched
+    run = runs.Run(out / "runs" / "health-eval")
+    assert run.best.exists() and len([r for r in runs.read_metrics(run.path) if "eval" in r]) == 2
+    assert any("diversity" in r or "high_quality" in r for r in runs.read_metrics(run.path))  # probes reported
 
 
 def test_two_torchrun_agents_as_two_nodes(tmp_path, float64):
