@@ -48,7 +48,7 @@ CASES = {
     "concat-mode-seeking": case(IMG, model={"conditional": "concat"}, objective={"mode_seeking": 1.0}),
     "health-eval": case(TOY, health={"enabled": True, "every": 2}, train={"eval_every": 2, "eval_n": 64}),
 }
-BATCHNORM = case(TOY, model={"d_norm": "batch"}, train={"steps": 3})
+BATCHNORM = case(IMG, data={"resolution": 16}, model={"family": "dcgan", "ngf": 4, "ndf": 4, "d_norm": "batch"}, train={"steps": 3})  # channels-last too
 STOP = case(TOY, train={"steps": 6, "ckpt_every": 2, "d_steps": 2})
 HEALTHSTOP = case(TOY, health={"enabled": True, "action": "stop", "every": 100, "warmup": 0.0}, train={"steps": 6})
 NAN = case(TOY, train={"steps": 6, "ckpt_every": 2, "max_rollbacks": 2})

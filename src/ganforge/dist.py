@@ -101,18 +101,21 @@ def average_grads(params) -> None:
     _collective("the gradient all-reduce", tdist.all_reduce, flat)
     flat /= world()
     for p, g in zip(params, flat.split([p.numel() for p in params])):
-        p.grad = g.view_as(p)
+        p.grad.copy_(g.view(p.shape))  # copy_: the gradient keeps its memory format (channels-last)
 
 
 def broadcast_module(*modules) -> None:
     """Rank 0's parameters and buffers to every process."""
     if not active():
         return
-    for m in modules:
-        if m is not None:
-            for t in list(m.parameters()) + list(m.buffers()):
-                with torch.no_grad():
-                    _collective("the weight broadcast", tdist.broadcast, t.data, 0)
+    tensors = [t for m in modules if m is not None for t in (*m.parameters(), *m.buffers())]
+    for dtype in dict.fromkeys(t.dtype for t in tensors):  # one flat buffer per dtype, in the same order everywhere
+        group = [t for t in tensors if t.dtype == dtype]
+        flat = torch.cat([t.detach().flatten() for t in group]).to(_device)
+        _collective("the weight broadcast", tdist.broadcast, flat, 0)
+        with torch.no_grad():
+            for t, v in zip(group, flat.split([t.numel() for t in group])):
+                t.copy_(v.view(t.shape))
 
 
 def sync_buffers(*modules) -> None:
@@ -127,7 +130,7 @@ def sync_buffers(*modules) -> None:
         _collective("the buffer all-reduce", tdist.all_reduce, flat)
         flat /= world()
         for b, v in zip(floats, flat.split([b.numel() for b in floats])):
-            b.data.copy_(v.view_as(b))
+            b.data.copy_(v.view(b.shape))
     for b in bufs:
         if not b.is_floating_point():
             _collective("the buffer broadcast", tdist.broadcast, b.data, 0)
@@ -161,7 +164,7 @@ def whole_batch(t: torch.Tensor) -> torch.Tensor:
     average over processes is the whole-batch gradient."""
     if not active():
         return t
-    parts = [torch.empty_like(t) for _ in range(world())]
+    parts = [torch.empty(t.shape, dtype=t.dtype, device=_device) for _ in range(world())]
     _collective("an all-gather", tdist.all_gather, parts, t.detach().to(_device).contiguous())
     W = world()
     local = t * W - (t * (W - 1)).detach() if t.requires_grad else t  # value t, gradient x W
