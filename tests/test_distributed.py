@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,27 @@ def test_ganforge_train_nproc_starts_torchrun_and_rank_0_alone_writes(tmp_path):
     assert [row["step"] for row in runs.read_metrics(out)] == [2, 4, 6]  # one row per flush, not one per process
     assert checkpoint.load(out)["world"] == 2
     assert runs.list_runs(tmp_path) == [out]
+
+
+def test_ctrl_c_to_a_torchrun_launch_checkpoints_and_resumes(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C: the workers get it from the
+    terminal and again from the agent; rank 0 still writes its checkpoint, and the run resumes."""
+    out = tmp_path / "run"
+    args = ["--train.batch_size", "8", "--train.log_every", "1", "--train.progress", "false", "--train.tensorboard", "false",
+            "--train.device", "cpu", "--health.enabled", "false", "--model.g_hidden", "16", "--model.d_hidden", "16"]
+    p = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--preset", "gan-ring8", "--nproc", "2", "--out", str(out),
+                          "--train.steps", "100000", *args], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not [r for r in runs.read_metrics(out) if r["step"] >= 5] and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    os.killpg(p.pid, signal.SIGINT)
+    log = p.communicate(timeout=120)[0]
+    step = checkpoint.load(out)["step"]
+    assert step >= 5, log[-3000:]
+    assert "stopped by SIGINT" in log
+    r = subprocess.run([sys.executable, "-m", "ganforge", "train", "--resume", str(out), "--nproc", "2",
+                        "--train.steps", str(step + 3)], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert checkpoint.load(out)["step"] == step + 3

@@ -359,7 +359,10 @@ def keep_rng():
 
 class SignalGuard:
     """First SIGINT/SIGTERM: note it, so the loop finishes the step, checkpoints and stops.
-    A second one raises KeyboardInterrupt at once; atomic writes mean nothing is corrupted."""
+    A second one raises KeyboardInterrupt at once; atomic writes mean nothing is corrupted.
+    Under torchrun a second signal may be the agent forwarding the first (a terminal's Ctrl-C
+    reaches the workers directly too), and the agent kills them itself after its 30 s, so it
+    is only noted."""
 
     def __enter__(self):
         self.signum, self._old = None, {}
@@ -370,10 +373,13 @@ class SignalGuard:
 
     def _handle(self, signum, frame):
         if self.signum is not None:
+            if dist.requested():
+                return
             raise KeyboardInterrupt
         self.signum = signum
-        print(f"\nganforge: {signal.Signals(signum).name}: finishing this step and writing a checkpoint "
-              "(press Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        if dist.is_main():
+            print(f"\nganforge: {signal.Signals(signum).name}: finishing this step and writing a checkpoint"
+                  + ("" if dist.requested() else " (press Ctrl-C again to stop at once)"), file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
         for sig, handler in self._old.items():
