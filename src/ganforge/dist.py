@@ -14,6 +14,7 @@ with double-backward penalties and with D frozen during G's step.
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from contextlib import contextmanager
 
@@ -75,6 +76,7 @@ def shutdown() -> None:
     global _owned
     if _owned and tdist.is_initialized():
         tdist.destroy_process_group()
+        gc.collect()  # drop collectives' work objects now, not during interpreter teardown
     _owned = False
 
 

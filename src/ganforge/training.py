@@ -163,6 +163,7 @@ class Trainer:
             bar.close()
         if self.run_dir.writes:
             finish(self.run_dir)
+        dist.barrier()  # every process leaves together: none tears down the group under another
         return self.dir
 
     # -- state ---------------------------------------------------------------------------
