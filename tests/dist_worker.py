@@ -182,21 +182,32 @@ def scenario_healthstop(out: Path, rank: int) -> None:
     save(out / "healthstop", rank, {"stopped": stopped, "has_monitor": t.health is not None, "run": str(t.dir)})
 
 
-def scenario_die(out: Path, rank: int) -> None:
-    """Rank 1 dies at step 3; rank 0 must stop with a clear error (no torchrun agent here)."""
+def scenario_die(out: Path, rank: int, hang: bool = False) -> None:
+    """Rank 1 dies (or hangs) at step 3; rank 0 must stop with a clear error (no torchrun agent
+    here: it would kill the survivor itself), a hung peer within train.dist_timeout."""
+    import time
+
     from ganforge import config as C
     from ganforge import training
     from ganforge.errors import GanforgeError
 
+    started = []
+
     def die(game, batches, step):
-        if rank == 1 and step == 3:
-            os._exit(3)
+        if step == 3 and not started:
+            started.append(time.monotonic())
+            if rank == 1:
+                time.sleep(15) if hang else os._exit(3)
 
     hook(die)
     try:
-        training.train(C.from_dict(case(TOY, train={"steps": 50})), out / "runs" / "die")
+        training.train(C.from_dict(case(TOY, train={"steps": 50, "dist_timeout": 4})), out / "runs" / f"die{rank}")
     except GanforgeError as e:
-        (out / "die-error.txt").write_text(str(e))
+        (out / f"error-rank{rank}.txt").write_text(f"{time.monotonic() - started[0]:.1f}\n{e}")
+
+
+def scenario_hang(out: Path, rank: int) -> None:
+    scenario_die(out, rank, hang=True)
 
 
 def main() -> None:
@@ -205,7 +216,7 @@ def main() -> None:
     out, names = Path(sys.argv[1]), sys.argv[2:]
     from ganforge import dist
 
-    if names != ["die"]:  # every other scenario shares one process group; Trainer joins it
+    if names not in (["die"], ["hang"]):  # the other scenarios share one process group; Trainer joins it
         dist.init(torch.device("cpu"), timeout_s=60)
     rank = dist.rank()
     for name in names:

@@ -177,18 +177,21 @@ def test_two_torchrun_agents_as_two_nodes(tmp_path, float64):
     assert max_difference(r0["nets"], one_process(worker.CASES["wgan-gp"], tmp_path / "one")) < 1e-10
 
 
-def test_a_dead_process_makes_the_others_stop_with_a_clear_error(tmp_path):
-    """No torchrun agent here (it would kill the survivor itself): two plain processes."""
+@pytest.mark.parametrize("fault", ["die", "hang"])
+def test_a_dead_or_hung_process_makes_the_others_stop_with_a_clear_error(tmp_path, fault):
+    """No torchrun agent here (it would kill the survivor itself): two plain processes. Rank 1
+    dies, or sleeps 15 s, at step 3; rank 0 reports it (a hung peer within dist_timeout = 4 s)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": str(free_port())}
-    procs = [subprocess.Popen([sys.executable, str(HERE / "dist_worker.py"), str(tmp_path), "die"],
+    procs = [subprocess.Popen([sys.executable, str(HERE / "dist_worker.py"), str(tmp_path), fault],
                               env={**env, "RANK": str(r), "LOCAL_RANK": str(r)}, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for r in (0, 1)]
     logs = [p.communicate(timeout=120)[0] for p in procs]
-    assert procs[1].returncode == 3, logs[1][-2000:]
     assert procs[0].returncode == 0, logs[0][-2000:]
-    message = (tmp_path / "die-error.txt").read_text()
+    assert procs[1].returncode == (3 if fault == "die" else 0), logs[1][-2000:]
+    seconds, message = (tmp_path / "error-rank0.txt").read_text().split("\n", 1)
     assert "process 0 of 2" in message and "another process probably died" in message and "resume" in message
+    assert float(seconds) < (4 + 8 if fault == "hang" else 8)
 
 
 def test_ganforge_train_nproc_starts_torchrun_and_rank_0_alone_writes(tmp_path):
