@@ -168,11 +168,22 @@ def whole_batch(t: torch.Tensor) -> torch.Tensor:
         return t
     parts = [torch.empty(t.shape, dtype=t.dtype, device=_device) for _ in range(world())]
     _collective("an all-gather", tdist.all_gather, parts, t.detach().to(_device).contiguous())
-    W = world()
-    local = t * W - (t * (W - 1)).detach() if t.requires_grad else t  # value t, gradient x W
     parts = [p.to(t.device) for p in parts]
-    parts[rank()] = local
+    parts[rank()] = _ScaleGrad.apply(t, float(world())) if t.requires_grad else t
     return torch.cat(parts)
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """The identity, whose gradient is multiplied by ``factor``."""
+
+    @staticmethod
+    def forward(ctx, t, factor):
+        ctx.factor = factor
+        return t.view_as(t)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.factor, None
 
 
 # ---------------------------------------------------------------------------- shared decisions
