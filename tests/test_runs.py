@@ -5,6 +5,7 @@ import torch
 import ganforge
 from ganforge import config as C
 from ganforge import dist, runs
+from ganforge.errors import ConfigError
 
 from conftest import tiny
 
@@ -52,10 +53,26 @@ def test_a_torn_last_line_is_skipped(tmp_path):
     assert runs.read_jsonl(tmp_path / "missing.jsonl") == []
 
 
-def test_create_picks_a_fresh_name(tmp_path):
-    a = runs.create(tmp_path / "r")
-    runs.write_text(a.config, "{}")
-    assert runs.create(tmp_path / "r").path.name == "r-2"
+def test_a_new_run_refuses_an_explicit_out_that_holds_one_and_suffixes_the_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a = runs.new(None)
+    runs.create(a, lambda: runs.write_text(a.config, "{}"))
+    assert a.path == tmp_path / "runs" / "run" and runs.is_run(a.path)
+    assert runs.new(None).path.name == "run-2"
+    with pytest.raises(ConfigError, match="already holds a run"):
+        runs.new(a.path)
+
+
+def test_a_run_that_cannot_start_leaves_nothing(tmp_path):
+    r = runs.new(tmp_path / "r")
+
+    def fails():
+        runs.write_text(r.config, "{}")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        runs.create(r, fails)
+    assert not r.path.exists()
 
 
 def test_without_torchrun_dist_is_the_single_process_identity(monkeypatch):
