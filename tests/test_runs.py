@@ -1,4 +1,6 @@
 """runs.py: the run directory's layout, writes and reads; dist.py outside torchrun."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -57,7 +59,7 @@ def test_a_new_run_refuses_an_explicit_out_that_holds_one_and_suffixes_the_defau
     monkeypatch.chdir(tmp_path)
     a = runs.new(None)
     runs.create(a, lambda: runs.write_text(a.config, "{}"))
-    assert a.path == tmp_path / "runs" / "run" and runs.is_run(a.path)
+    assert a.path == Path("runs") / "run" and runs.is_run(a.path)
     assert runs.new(None).path.name == "run-2"
     with pytest.raises(ConfigError, match="already holds a run"):
         runs.new(a.path)
