@@ -182,6 +182,18 @@ def scenario_healthstop(out: Path, rank: int) -> None:
     save(out / "healthstop", rank, {"stopped": stopped, "has_monitor": t.health is not None, "run": str(t.dir)})
 
 
+def scenario_indivisible(out: Path, rank: int) -> None:
+    """A global batch that does not split over the processes is refused, by every process."""
+    from ganforge import config as C
+    from ganforge import training
+    from ganforge.errors import ConfigError
+
+    try:
+        training.Trainer(C.from_dict(case(TOY, train={"batch_size": 7})), out / "runs" / "indivisible")
+    except ConfigError as e:
+        save(out / "indivisible", rank, {"error": str(e), "exists": (out / "runs" / "indivisible").exists()})
+
+
 def scenario_die(out: Path, rank: int, hang: bool = False) -> None:
     """Rank 1 dies (or hangs) at step 3; rank 0 must stop with a clear error (no torchrun agent
     here: it would kill the survivor itself), a hung peer within train.dist_timeout."""

@@ -55,7 +55,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
-    log = launch(out, "cases", "every_step", "batchnorm", "stop", "nan", "healthstop")
+    log = launch(out, "cases", "every_step", "batchnorm", "stop", "nan", "healthstop", "indivisible")
     return out, log
 
 
@@ -168,6 +168,13 @@ def test_evaluation_and_best_checkpoint_on_rank_0(launched):
     run = runs.Run(out / "runs" / "health-eval")
     assert run.best.exists() and len([r for r in runs.read_metrics(run.path) if "eval" in r]) == 2
     assert any("diversity" in r or "high_quality" in r for r in runs.read_metrics(run.path))  # probes reported
+
+
+def test_a_global_batch_that_does_not_split_is_refused_before_anything_is_written(launched):
+    out, _ = launched
+    for r in ranks(out, "indivisible"):
+        assert "train.batch_size = 7: the global batch must split evenly over 2 processes" in r["error"]
+        assert not r["exists"]
 
 
 def test_two_torchrun_agents_as_two_nodes(tmp_path, float64):
