@@ -99,7 +99,7 @@ def average_grads(params) -> None:
     params = [p for p in params if p.grad is not None]
     if not params:
         return
-    flat = torch.cat([p.grad.flatten() for p in params])
+    flat = torch.cat([p.grad.flatten() for p in params]).to(_device)  # a no-op but for gloo with MPS
     _collective("the gradient all-reduce", tdist.all_reduce, flat)
     flat /= world()
     for p, g in zip(params, flat.split([p.numel() for p in params])):
@@ -128,7 +128,7 @@ def sync_buffers(*modules) -> None:
     bufs = [b for m in modules if m is not None for b in m.buffers()]
     floats = [b for b in bufs if b.is_floating_point()]
     if floats:
-        flat = torch.cat([b.detach().flatten().double() for b in floats])
+        flat = torch.cat([b.detach().flatten() for b in floats]).to(_device).double()  # (no float64 on MPS)
         _collective("the buffer all-reduce", tdist.all_reduce, flat)
         flat /= world()
         for b, v in zip(floats, flat.split([b.numel() for b in floats])):
