@@ -113,7 +113,7 @@ def diagnose(run: str | Path) -> tuple[str, Path, Path]:
     png, page = runs.Run(run).diagnose_png, runs.Run(run).diagnose_html
     plot(run, png)
     img = base64.b64encode(png.read_bytes()).decode()
-    page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>ganforge diagnose {html.escape(run.name)}</title></head>"
+    runs.write_text(page, f"<!doctype html><html><head><meta charset='utf-8'><title>ganforge diagnose {html.escape(run.name)}</title></head>"
                     f"<body style='font-family:sans-serif;max-width:1100px;margin:auto'><h1>ganforge diagnose: {html.escape(run.name)}</h1>"
                     f"<img style='width:100%' src='data:image/png;base64,{img}'><pre style='white-space:pre-wrap'>{html.escape(text)}</pre></body></html>")
     return text, png, page

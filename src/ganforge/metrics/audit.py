@@ -165,7 +165,7 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
                             "pairs": str(out / "pairs.png"),
                             "pairs_rows": "1: generated samples closest to a training image in pixel space; 2: those "
                                           "training images; 3 and 4: the same in feature space"}
-        (out / "audit.json").write_text(json.dumps(summary, indent=2))
+        runs.write_text(out / "audit.json", json.dumps(summary, indent=2))
     return summary
 
 
