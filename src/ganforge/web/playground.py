@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import config, data, objectives, training
+from .. import config, data, objectives, runs, training
 from ..errors import ConfigError
 from ..health import HealthMonitor
 from ..log import Reporter
@@ -387,11 +387,10 @@ class Playground:
         trainer.step = self.step
         trainer.save()
         trainer.snapshot()
-        with open(run / "metrics.jsonl", "w") as f:
-            f.writelines(json.dumps(_clean(r)) + "\n" for r in self.log_rows)
-        with open(run / "health.jsonl", "w") as f:
-            f.writelines(json.dumps(e) + "\n" for e in self.events)
-        training.finish(run)
+        r = trainer.run_dir
+        runs.write_text(r.metrics, "".join(json.dumps(_clean(row)) + "\n" for row in self.log_rows))
+        runs.write_text(r.health, "".join(json.dumps(e) + "\n" for e in self.events))
+        training.finish(r)
         return run
 
 

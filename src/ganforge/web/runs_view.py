@@ -4,7 +4,6 @@ no symlink that leads out).
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -12,12 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from .. import checkpoint
+from .. import checkpoint, runs
 from ..errors import GanforgeError
-from ..log import read_metrics
 
 LIVE_SECONDS = 120  # a run whose metrics.jsonl changed this recently, and has no final.png, is running
-_FRAME = re.compile(r"step-(\d+)\.png$")
 
 
 class NotFound(GanforgeError):
@@ -45,7 +42,7 @@ def inside(root: Path, rel: str) -> Path:
 
 
 def is_run(p: Path) -> bool:
-    return p.is_dir() and (p / "config.yaml").is_file()
+    return p.is_dir() and runs.Run(p).config.is_file()
 
 
 def run_path(root: Path, name: str) -> Path:
@@ -84,19 +81,20 @@ def preset_of(cfg: dict) -> str:
 
 
 def modified(run: Path) -> float:
-    times = [p.stat().st_mtime for p in (run / "metrics.jsonl", run / "config.yaml") if p.exists()]
+    times = [p.stat().st_mtime for p in (runs.Run(run).metrics, runs.Run(run).config) if p.exists()]
     return max(times) if times else 0.0
 
 
 def status(run: Path) -> str:
-    if (run / "samples" / "final.png").exists() and modified(run) <= (run / "samples" / "final.png").stat().st_mtime + 1:
+    final = runs.Run(run).final
+    if final.exists() and modified(run) <= final.stat().st_mtime + 1:
         return "finished"
     return "running" if time.time() - modified(run) < LIVE_SECONDS else "stopped"
 
 
 def read_config(run: Path) -> dict:
     try:
-        d = yaml.safe_load((run / "config.yaml").read_text())
+        d = runs.read_config(run)
     except (OSError, yaml.YAMLError):
         return {}
     return d if isinstance(d, dict) else {}
@@ -104,16 +102,7 @@ def read_config(run: Path) -> dict:
 
 def read_rows(run: Path) -> list[dict]:
     """metrics.jsonl, skipping a torn last line (a run writing it right now)."""
-    try:
-        return read_metrics(run / "metrics.jsonl")
-    except json.JSONDecodeError:
-        out = []
-        for line in (run / "metrics.jsonl").read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return out
+    return runs.read_metrics(run)
 
 
 def best_metric(rows: list[dict], wanted: str = "auto") -> dict | None:
@@ -138,8 +127,7 @@ def best_metric(rows: list[dict], wanted: str = "auto") -> dict | None:
 
 def frames(run: Path) -> list[dict]:
     """The fixed-noise snapshots over time: [{step, path}] by step."""
-    out = [(int(m.group(1)), p) for p in (run / "samples").glob("step-*.png") if (m := _FRAME.search(p.name))]
-    return [{"step": s, "path": f"samples/{p.name}"} for s, p in sorted(out)]
+    return [{"step": runs.frame_step(p), "path": f"{runs.SAMPLES}/{p.name}"} for p in runs.frames(run)]
 
 
 def detail(root: Path, name: str, since: int = 0) -> dict:
@@ -154,9 +142,9 @@ def detail(root: Path, name: str, since: int = 0) -> dict:
         diagnosis = report(run) if train else "no metrics logged yet"
     except (GanforgeError, KeyError, ValueError) as e:
         diagnosis = f"no diagnosis: {e}"
-    ckpt = checkpoint.latest(run / "checkpoints")
+    ckpt = checkpoint.latest(runs.Run(run).checkpoints)
     return {"name": name, "summary": summary(root, run), "config": read_config(run),
-            "config_text": (run / "config.yaml").read_text(), "rows": train[since:], "n_rows": len(train),
+            "config_text": runs.Run(run).config.read_text(), "rows": train[since:], "n_rows": len(train),
             "evals": evals, "events": json_safe(read_events(run)), "diagnosis": diagnosis, "frames": frames(run),
             "checkpoint": None if ckpt is None else ckpt.name}
 
