@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ganforge import config as C
-from ganforge import data
+from ganforge import assemble, data
 from ganforge.errors import ConfigError, DataError
 
 
@@ -35,6 +35,6 @@ def test_bad_points_csv_names_the_problem(tmp_path, text, words):
 
 def test_points_needs_a_file(tmp_path):
     with pytest.raises(ConfigError, match="data.root: name the CSV file"):
-        C.from_dict({"data": {"name": "points"}, "model": {"family": "mlp"}})
+        assemble.from_dict({"data": {"name": "points"}, "model": {"family": "mlp"}})
     with pytest.raises(DataError, match="name a CSV file"):
         data.build(C.from_dict({"data": {"name": "points", "root": str(tmp_path / "no.csv")}, "model": {"family": "mlp"}}).data)

@@ -1,7 +1,7 @@
 """The playground: a GAN on 2-D points, trained in a thread with ganforge's own Game and
 gan_step, and drawn as frames (points, D's surface, G's manifold, G's gradients, scores).
 
-Every change the page asks for is a config change, validated by ``config.from_dict`` like
+Every change the page asks for is a config change, validated by ``assemble.from_dict`` like
 any YAML, then applied to the live networks: learning rates and k in place, an objective or
 penalty by a new objective (and a new D when the energy objective needs an autoencoder),
 width, depth or nz by new networks. One lock serializes training steps and requests.
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import config, data, objectives, runs, training
+from .. import assemble, config, data, objectives, runs, training
 from ..errors import ConfigError
 from ..health import HealthMonitor
 from ..log import Reporter
@@ -72,7 +72,7 @@ class Playground:
         base["train"] = {**base.get("train", {}), "ema": 0.0, "device": "cpu", "progress": False, "tensorboard": False,
                          "log_every": HEALTH_EVERY}
         base["health"] = {"every": PROBE_EVERY}
-        self.cfg = config.from_dict(base)
+        self.cfg = assemble.from_dict(base)
         self.playing = self.slow = False
         self.frame, self.frame_id, self.frame_time, self.generation = "null", 0, 0.0, 0
         self.rows: list[dict] = []  # one per frame while training: the live curves
@@ -146,7 +146,7 @@ class Playground:
             if d["data"]["name"] == "points" and not (self.points_dir / "points.csv").exists():
                 raise ConfigError("data 'points': draw points or upload a CSV first")
             d["data"]["root"] = str(self.points_dir / "points.csv") if d["data"]["name"] == "points" else None
-        cfg = config.from_dict(d)
+        cfg = assemble.from_dict(d)
         with self.lock:
             self._apply(cfg)
         return self.settings()
@@ -376,7 +376,7 @@ class Playground:
         if d["data"]["name"] == "points":
             shutil.copy(self.points_dir / "points.csv", run / "points.csv")
             d["data"]["root"] = str((run / "points.csv").resolve())
-        trainer = training.Trainer(config.from_dict(d), out=run)
+        trainer = training.Trainer(assemble.from_dict(d), out=run)
         g, t = self.game, trainer.game
         t.G.load_state_dict(g.G.state_dict())
         t.D.load_state_dict(g.D.state_dict())
