@@ -1,6 +1,7 @@
 """load_folder: layout → labels, pixel modes, bad files, errors, symlink loops, the cache."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import struct
@@ -10,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ganforge.data import folder
 from ganforge.data.folder import FolderImages, load_folder
-from ganforge.errors import DataError
+from ganforge.errors import ConfigError, DataError
 
 FLOWERS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "flowers"
 
@@ -205,7 +207,7 @@ def test_errors_name_the_path(tmp_path):
     with pytest.raises(DataError, match="one.png: is a file, not a folder"):
         load_folder(tmp_path / "one.png", 8, 3, tmp_path / "cache")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match=r"empty: holds no images with extensions \.jpg, \.jpeg, \.png"):
+    with pytest.raises(DataError, match=r"empty: holds no images with extensions Pillow can decode \(\.jpg, \.jpeg, \.png"):
         load_folder(tmp_path / "empty", 8, 3, tmp_path / "cache")
     (tmp_path / "texts").mkdir()
     (tmp_path / "texts" / "a.txt").write_text("x")
@@ -240,7 +242,7 @@ def test_unreadable_files(tmp_path, monkeypatch):
     _img(root / "c.png")
     out, warned = _load(root, tmp_path / "cache")
     assert len(out.images) == 1 and len(out.skipped["unreadable"]) == 2
-    assert len(warned) == 1 and "skipped 2 of 3 image files (2 unreadable)" in warned[0]
+    assert len(warned) == 1 and "skipped 2 of 3 image files (2 unreadable [a.png, b.png])" in warned[0]
 
 
 def test_symlink_loops_terminate_and_count_once(tmp_path):
@@ -323,3 +325,74 @@ def test_real_flowers_folder(tmp_path):
     assert np.bincount(out.labels).tolist() == [300, 300]
     assert warned == [] and out.skipped == {}
     assert 40 < float(np.asarray(out.images).mean()) < 200  # real pictures, not blank
+
+
+def test_every_format_pillow_can_write_and_read_is_loaded(tmp_path):
+    """The extension list is Pillow's own: a TGA, PPM, ICO or QOI photo is not silently 'not an image'."""
+    from ganforge.data.folder import IMAGE_EXTENSIONS
+
+    Image.init()
+    root, written = tmp_path / "formats", []
+    for ext, fmt in sorted(Image.registered_extensions().items()):
+        if fmt not in Image.SAVE or fmt not in Image.OPEN or fmt in ("PDF", "EPS"):  # EPS needs Ghostscript
+            continue
+        path = root / f"x{ext.replace('.', '_')}{ext}"
+        try:
+            _img(path, (16, 16))
+        except (OSError, ValueError, KeyError):
+            continue  # a writer this Pillow build lacks an encoder for
+        written.append(path.name)
+    assert {".tga", ".ppm", ".ico", ".webp", ".tif", ".bmp", ".jpg"} <= set(IMAGE_EXTENSIONS)
+    assert len(written) >= 15
+    out, warned = _load(root, tmp_path / "cache")
+    assert len(out.images) == len(written), (out.skipped, written)
+    assert (np.asarray(out.images)[:, 0].astype(int) - 200).__abs__().max() <= 8  # the red of _img, lossy codecs aside
+
+
+def test_labels_none_reads_hashed_sub_folders_as_one_set(tmp_path):
+    """LSUN-style exports: one class spread over hashed sub-folders that are not classes."""
+    root = tmp_path / "lsun"
+    for i, sub in enumerate(["0/a", "0/b", "1/c", "f/e/d"]):
+        _img(root / sub / f"{i}.webp")
+    _img(root / "top.png")
+    out, warned = _load(root, tmp_path / "cache", labels="none")
+    assert len(out.images) == 5 and out.labels is None and out.class_names is None
+    assert warned == [] and out.skipped == {}
+    classes, _ = _load(root, tmp_path / "cache")  # the default reads them as classes: a different cache entry
+    assert classes.class_names == ["0", "1", "f"] and len(classes.images) == 4
+    with pytest.raises(ConfigError, match="data.labels = 'some'"):
+        load_folder(root, 8, 3, tmp_path / "cache", labels="some")
+
+
+def test_skip_warning_names_the_files_and_where_the_full_list_is(tmp_path):
+    root = tmp_path / "few"
+    _img(root / "ok.png")
+    for i in range(5):
+        (root / f"bad{i}.jpg").write_bytes(b"")
+    out, warned = _load(root, tmp_path / "cache")
+    assert "5 empty file [bad0.jpg, bad1.jpg, bad2.jpg and 2 more]" in warned[0]
+    meta = warned[0].rsplit(" in ", 1)[1]
+    assert len(json.loads(Path(meta).read_text())["skipped"]["empty file"]) == 5
+
+
+def test_a_large_folder_streams_from_the_memory_mapped_cache(tmp_path, monkeypatch, capsys):
+    """Over data.max_memory_mb the set is never copied into memory: batches read rows of the
+    memory-mapped cache, and the memory use is printed (benchmarks/highres.py: 4,000 at 512x512)."""
+    from ganforge import config as C
+    from ganforge import data
+
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    (root / "x").mkdir(parents=True)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(root / "x" / f"{i}.jpg")
+    cfg = C.from_dict({"data": {"name": "folder", "root": str(root), "resolution": 128, "max_memory_mb": 1, "labels": "none"}})
+    src = data.build(cfg.data)
+    assert isinstance(src.images, np.memmap) and src.labels is None  # 40x3x128x128 = 1.9 MiB > 1 MiB
+    err = capsys.readouterr().err
+    assert "40 images 3x128x128 = 2 MiB" in err and "streamed from the memory-mapped cache" in err and "MiB resident" in err
+    x, y = next(src.batches(8, torch.device("cpu")))
+    assert x.shape == (8, 3, 128, 128) and y is None and -1 <= x.min() and x.max() <= 1
+    held = data.build(C.from_dict({"data": {**cfg.to_dict()["data"], "max_memory_mb": 64}}).data)
+    assert isinstance(held.images, torch.Tensor) and "held in memory" in capsys.readouterr().err

@@ -64,6 +64,8 @@ class DataConfig:
     scale: float = opt(0.0, "2-D toys: ring radius, grid spacing or roll size; 0 = the distribution's default", non_negative)
     std: float = opt(0.0, "2-D toys: standard deviation of each mode; 0 = the distribution's default", non_negative)
     max_memory_mb: int = opt(4096, "image sets larger than this stream from a memory-mapped cache", positive)
+    labels: str = opt("auto", "folder: auto (class sub-folders become labels) or none (every image below data.root, in any sub-folder, "
+                              "is one unlabelled set: LSUN's hashed sub-folders)", one_of("auto", "none"))
 
 
 @dataclass

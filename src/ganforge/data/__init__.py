@@ -6,11 +6,12 @@
 | points (a CSV of x,y rows: data.root) | toy2d.py  | none (2-D points)  |
 | digits (scikit-learn's bundled 8x8)   | here      | 10 classes         |
 | mnist, fashion-mnist, cifar10, stl10  | arrays.py | 10 classes         |
-| folder (any folder of images)         | folder.py | class sub-folders  |
+| folder (any folder of images)         | folder.py | class sub-folders, or none (data.labels none) |
 """
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,7 +22,7 @@ import torch
 from ..config import DataConfig
 from ..errors import ConfigError
 from ..registry import Registry
-from .base import DataInfo, ImageSource, RawImages, Source, to_model_images
+from .base import DataInfo, ImageSource, RawImages, Source, memory_text, to_model_images
 from .toy2d import TOYS, ToySource, points_file
 
 __all__ = ["DATASETS", "DataInfo", "Source", "ImageSource", "ToySource", "build", "describe", "check", "data_root"]
@@ -96,10 +97,14 @@ def _folder(cfg: DataConfig, seed: int) -> Source:
     from .folder import load_folder
 
     channels = _channels(cfg, DATASETS.get("folder"))
-    f = load_folder(cfg.root, cfg.resolution, channels, cache_dir() / "folders")
+    f = load_folder(cfg.root, cfg.resolution, channels, cache_dir() / "folders", labels=cfg.labels)
     images = f.images
-    if images.nbytes <= cfg.max_memory_mb * 2**20:
+    held = images.nbytes <= cfg.max_memory_mb * 2**20
+    if held:
         images = torch.from_numpy(np.array(images))  # fits: hold it in memory
+    where = "held in memory" if held else f"streamed from the memory-mapped cache {f.images.filename}"
+    print(f"data: {len(images):,} images {channels}x{cfg.resolution}x{cfg.resolution} = {f.images.nbytes / 2**20:,.0f} MiB "
+          f"(data.max_memory_mb {cfg.max_memory_mb}): {where}; process memory {memory_text()}", file=sys.stderr)
     labels = None if f.labels is None else torch.from_numpy(np.asarray(f.labels, dtype=np.int64))
     info = DataInfo("image", (channels, cfg.resolution, cfg.resolution),
                     0 if labels is None else len(f.class_names), f.class_names if labels is not None else None)

@@ -102,6 +102,28 @@ def convert_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     raise DataError(f"cannot convert {c}-channel images to {channels} channels")
 
 
+def memory_mb() -> dict[str, float]:
+    """This process's resident memory in MiB (Linux): ``anon`` is its own (tensors, arrays),
+    ``file`` the mapped file pages (a memory-mapped cache), which the OS can drop at will."""
+    out = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+                    out[{"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "VmHWM": "peak"}[key]] = int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    return out
+
+
+def memory_text() -> str:
+    m = memory_mb()
+    if not m:
+        return "unknown (no /proc/self/status)"
+    return f"{m.get('rss', 0):,.0f} MiB resident ({m.get('anon', 0):,.0f} own, {m.get('file', 0):,.0f} mapped files), peak {m.get('peak', 0):,.0f} MiB"
+
+
 class Source:
     """An endless stream of batches: (x float in [-1, 1] on ``device``, y int64 or None)."""
 

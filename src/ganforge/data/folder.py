@@ -5,6 +5,13 @@ is a class: classes are the sub-folders sorted by name, and every image below a 
 folder (nested too) gets that class's label. Image files directly in the root are then
 skipped with the reason "outside class folders" (a stray file must not silently join a
 class). If no sub-folder holds images, the root's images are unlabelled (labels None).
+With ``labels="none"`` every image below the root, at any depth, is one unlabelled set:
+LSUN-style exports spread one class over hashed sub-folders (a/b/c/x.webp) that are not
+classes.
+
+Formats. Every file extension Pillow registers a decoder for (JPEG, PNG, WebP, TIFF, BMP,
+GIF, TGA, PPM, ICO, JPEG 2000, AVIF where the installed Pillow has it, ...: see
+IMAGE_EXTENSIONS) is read; other files are recorded as "not an image".
 Names starting with "." (.DS_Store, .ipynb_checkpoints, macOS "._x.jpg" resource forks)
 are hidden: never a class, never an image, recorded under skipped["hidden"].
 
@@ -39,8 +46,16 @@ from tqdm import tqdm
 from .. import runs
 from ..errors import ConfigError, DataError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-_FORMAT = 1  # bump when decoding changes, so old caches are not reused
+
+def _decodable_extensions() -> tuple[str, ...]:
+    """Every extension whose Pillow format can be opened (some, like PDF, are write-only)."""
+    Image.init()  # registers every plugin, not only the few Pillow imports eagerly
+    return tuple(sorted(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN))
+
+
+IMAGE_EXTENSIONS = _decodable_extensions()
+LABELS = ("auto", "none")
+_FORMAT = 2  # bump when decoding changes, so old caches are not reused
 _SERIAL_BELOW = 64  # fewer files than this: a process pool costs more than it saves
 # Skip reasons that are expected housekeeping, not damage: recorded, but no warning.
 _QUIET = ("not an image", "hidden", "folder already visited (symlink)")
@@ -62,6 +77,7 @@ def load_folder(
     cache_dir: Path,
     max_pixels: int = 100_000_000,
     workers: int | None = None,
+    labels: str = "auto",
 ) -> FolderImages:
     """Load every image below ``path`` (see the module docstring for layout and pixels).
 
@@ -70,12 +86,14 @@ def load_folder(
     the format version: any added, removed, touched or renamed file decodes afresh.
     Files with more than ``max_pixels`` pixels are skipped from their header, before any
     decoding. ``workers`` processes decode in parallel (default min(4, CPUs); serial for
-    fewer than 64 files or workers <= 1).
+    fewer than 64 files or workers <= 1). ``labels``: "auto" (class sub-folders) or "none".
     """
     if not isinstance(resolution, int) or resolution < 1:
         raise ConfigError(f"resolution must be a positive integer, got {resolution!r}")
     if channels not in (1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {channels!r}")
+    if labels not in LABELS:
+        raise ConfigError(f"data.labels = {labels!r}: must be one of {', '.join(LABELS)}")
     if max_pixels < 1:
         raise ConfigError(f"max_pixels must be positive, got {max_pixels!r}")
     where = str(path)
@@ -89,10 +107,11 @@ def load_folder(
     files, skipped = _scan(root, where)
     if not files:
         raise DataError(
-            f"{where}: holds no images with extensions {', '.join(IMAGE_EXTENSIONS)}; "
+            f"{where}: holds no images with extensions Pillow can decode (.jpg, .jpeg, .png, .webp, .tif, .bmp, .gif "
+            f"and {len(IMAGE_EXTENSIONS) - 7} more: ganforge.data.folder.IMAGE_EXTENSIONS); "
             "expected image files directly in it or in class sub-folders"
         )
-    h = hashlib.sha256(json.dumps([_FORMAT, str(root), resolution, channels, max_pixels, skipped]).encode())
+    h = hashlib.sha256(json.dumps([_FORMAT, str(root), resolution, channels, max_pixels, labels, skipped]).encode())
     for rel, size, mtime_ns in files:  # streamed: millions of files need no giant string
         h.update(f"{rel}\0{size}\0{mtime_ns}\n".encode())
     key = h.hexdigest()[:24]
@@ -105,8 +124,8 @@ def load_folder(
             cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise DataError(f"{cache_dir}: cannot create the cache folder ({e}); expected a writable folder") from e
-        result = _decode_all(root, where, files, skipped, resolution, channels, max_pixels, workers, npy, meta)
-    _warn_skipped(where, len(result.images), result.skipped)
+        result = _decode_all(root, where, files, skipped, resolution, channels, max_pixels, workers, npy, meta, labels)
+    _warn_skipped(where, len(result.images), result.skipped, meta)
     return result
 
 
@@ -171,11 +190,12 @@ def _decode_all(
     workers: int | None,
     npy: Path,
     meta: Path,
+    labels_mode: str = "auto",
 ) -> FolderImages:
     """Decode ``files`` into a new cache entry (npy, then json) and return it."""
     skipped = {k: list(v) for k, v in skipped.items()}
     rels = [r for r, _, _ in files]
-    class_names = sorted({r.split("/", 1)[0] for r in rels if "/" in r}) or None
+    class_names = None if labels_mode == "none" else sorted({r.split("/", 1)[0] for r in rels if "/" in r}) or None
     if class_names:
         index = {c: i for i, c in enumerate(class_names)}
         for r in rels:
@@ -339,17 +359,23 @@ def _read_cache(npy: Path, meta: Path, shape: tuple[int, int, int]) -> FolderIma
         return None  # a missing json means no cache; a damaged pair is rebuilt
 
 
-def _warn_skipped(where: str, n_loaded: int, skipped: dict[str, list[str]]) -> None:
+def _warn_skipped(where: str, n_loaded: int, skipped: dict[str, list[str]], meta: Path) -> None:
     """One summary warning for the skips that mean damage, not housekeeping."""
-    loud = {k: len(v) for k, v in sorted(skipped.items()) if k not in _QUIET and v}
+    loud = {k: v for k, v in sorted(skipped.items()) if k not in _QUIET and v}
     if not loud:
         return
-    n = sum(c for k, c in loud.items() if k != "unreadable folder")  # a folder is not a file
-    details = ", ".join(f"{c} {k}" for k, c in loud.items())
+    n = sum(len(v) for k, v in loud.items() if k != "unreadable folder")  # a folder is not a file
+    details = ", ".join(f"{len(v)} {k} [{_names(v)}]" for k, v in loud.items())
     warnings.warn(
-        f"{where}: skipped {n} of {n + n_loaded} image files ({details}); see FolderImages.skipped",
+        f"{where}: skipped {n} of {n + n_loaded} image files ({details}); every file and its reason: 'skipped' in {meta}",
         stacklevel=3,
     )
+
+
+def _names(paths: list[str], first: int = 3) -> str:
+    """The first few file names, so the user can find them: 'a.jpg, b.png and 4 more'."""
+    shown = ", ".join(Path(p).name for p in paths[:first])
+    return shown + (f" and {len(paths) - first} more" if len(paths) > first else "")
 
 
 def _add(skipped: dict[str, list[str]], reason: str, path: Path) -> None:
