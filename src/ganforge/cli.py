@@ -121,11 +121,12 @@ def cmd_info(args, extra) -> None:
     print(f"model {cfg.model.family}, objective {cfg.objective.name}, data {cfg.data.name} {tuple(info.shape)}")
     z = torch.randn(2, cfg.model.nz)
     y = torch.zeros(2, dtype=torch.long) if cfg.model.conditional != "none" else None
-    x = print_layers("G", G, (z, y))
+    kw = models.example_kwargs(G, D.eval(), torch.rand(2, *info.shape) * 2 - 1, y) if info.kind == "image" else {}
+    x = print_layers("G", G, (z, y), kw)
     print_layers("D", D, (x, y))
 
 
-def print_layers(name: str, net: torch.nn.Module, inputs) -> torch.Tensor:
+def print_layers(name: str, net: torch.nn.Module, inputs, kwargs: dict | None = None) -> torch.Tensor:
     """A table of the leaf layers with their output shapes and parameter counts."""
     rows, hooks = [], []
     for lname, m in net.named_modules():
@@ -134,7 +135,7 @@ def print_layers(name: str, net: torch.nn.Module, inputs) -> torch.Tensor:
                 lambda mod, i, o, lname=lname: rows.append((lname, type(mod).__name__, tuple(o.shape[1:]), sum(p.numel() for p in mod.parameters())))))
     net.eval()
     with torch.no_grad():
-        out = net(*inputs)
+        out = net(*inputs, **(kwargs or {}))
     for h in hooks:
         h.remove()
     total = sum(p.numel() for p in net.parameters())

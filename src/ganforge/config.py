@@ -70,12 +70,20 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    family: str = opt("dcgan", "network family: mlp, dcgan")
+    family: str = opt("dcgan", "network family: mlp, dcgan, resnet (SNGAN), unpool, fc (wide, shallow), upsample (stage 2 of a stack)")
     nz: int = opt(100, "latent dimension", positive)
     ngf: int = opt(64, "dcgan: generator width (channels of the last hidden layer)", positive)
     ndf: int = opt(64, "dcgan: discriminator width (channels of the first layer)", positive)
+    max_mult: int = opt(8, "dcgan: channels per level are capped at max_mult x ngf (or ndf); 8 = the classic DCGAN, 64 lets a 512x512 G start at 2048 channels from ngf 32", positive)
+    resnet_style: str = opt("constant", "resnet: constant (SNGAN's CIFAR-10 nets: 4·ngf channels in every G block, 2·ndf in D) or pyramid (its STL-10 nets: G halves from 2^n·ngf, D doubles from ndf up to 16·ndf)",
+                            one_of("constant", "pyramid"))
+    unpool_indices: str = opt("real", "unpool: where G's unpooling indices come from: real (D's max pooling on the current real batch, as in the original experiment: it can copy training images), generated (D on G's previous batch), fixed (D on the first real batch, once)",
+                              one_of("real", "generated", "fixed"))
+    low_res: int = opt(64, "upsample (stage 2 of a stack): side of the low-resolution image G starts from (stage 1's resolution)", positive)
+    stage1: str = opt("", "a stack: stage 1 that makes the low-resolution images: a preset, a YAML file, or a finished run directory to reuse; empty = no stack")
+    stage1_steps: int = opt(0, "a stack: stage 1's train.steps (0 = its own config's)", non_negative)
     g_hidden: list[int] = opt([256, 512, 1024], "mlp: generator hidden widths", all_positive)
-    d_hidden: list[int] = opt([1000, 400, 200], "mlp: discriminator hidden widths", all_positive)
+    d_hidden: list[int] = opt([1000, 400, 200], "mlp, fc: discriminator hidden widths (fc: G mirrors them)", all_positive)
     dropout: float = opt(0.1, "mlp: dropout after each discriminator hidden layer", in_range(0, 1))
     d_norm: str = opt("batch", "discriminator normalization: batch, layer, none", one_of("batch", "layer", "none"))
     conditional: str = opt("none", "label conditioning: none; concat (cGAN: class joined to z and to D's input); acgan (z times a class embedding, D with an auxiliary classifier); projection (Miyato & Koyama 2018)",

@@ -107,8 +107,9 @@ class Trainer:
 
     def new_batches(self):
         """This process's slice of the data stream from the source's current position, in the
-        networks' memory format."""
-        it = self.source.batches(self.cfg.train.batch_size, self.device, shard=(dist.rank(), dist.world()))
+        networks' memory format (shown to a G that watches the real batches: models.bind)."""
+        batches = self.source.batches(self.cfg.train.batch_size, self.device, shard=(dist.rank(), dist.world()))
+        it = models.bind(self.game.G, self.game.D, batches)
         if not self.cfg.train.channels_last:
             return it
         return ((x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x, y) for x, y in it)

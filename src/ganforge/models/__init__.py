@@ -11,12 +11,16 @@ import torch.nn as nn
 from ..config import ModelConfig
 from ..data.base import DataInfo
 from ..registry import Registry
-from . import dcgan, mlp
+from . import dcgan, fc, mlp, resnet, unpool, upsample
 from .layers import DOut, apply_spectral_norm, check_conditional, dcgan_init, score_of
 
 MODELS = Registry("model family")
 MODELS.register("mlp")(mlp)
 MODELS.register("dcgan")(dcgan)
+MODELS.register("resnet")(resnet)
+MODELS.register("unpool")(unpool)
+MODELS.register("fc")(fc)
+MODELS.register("upsample")(upsample)
 
 
 def check(cfg: ModelConfig, info: DataInfo) -> None:
@@ -33,6 +37,26 @@ def build(cfg: ModelConfig, info: DataInfo) -> tuple[nn.Module, nn.Module]:
     if cfg.spectral_norm:
         apply_spectral_norm(D)
     return G, D
+
+
+def bind(G: nn.Module, D: nn.Module, batches):
+    """The batch stream the training loop draws from. A G that needs the current real batch and
+    D while it trains (unpool: D's pooling indices; upsample: the low-res condition) has an
+    ``observe(x, y, D)`` method and sees every batch as the loop draws it; others get the stream as is."""
+    if not hasattr(G, "observe"):
+        return batches
+
+    def watched():
+        for x, y in batches:
+            G.observe(x, y, D)
+            yield x, y
+
+    return watched()
+
+
+def example_kwargs(G: nn.Module, D: nn.Module, x, y) -> dict:
+    """Extra inputs G needs outside training (for ``ganforge info``), derived from images x."""
+    return G.example_kwargs(D, x, y) if hasattr(G, "example_kwargs") else {}
 
 
 def param_count(m: nn.Module) -> int:

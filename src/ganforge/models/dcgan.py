@@ -3,7 +3,9 @@
 G: a transposed convolution from z to a base map (4x4, or 7x7 for 28x28), then stride-2
 transposed convolutions that double the side, BatchNorm + ReLU, tanh output.
 D mirrors it with stride-2 convolutions, LeakyReLU(0.2) and BatchNorm except on the first
-layer, and outputs logits. Channels double per level, capped at 8x the base width. At 64x64
+layer, and outputs logits. Channels double per level, capped at ``model.max_mult`` (8) times
+the base width; a 512x512 G with nz 1000 from 2048 channels down to 3 is ngf 32, max_mult 64
+(preset dcgan-folder-512). At 64x64
 with nc=3 and ngf = ndf = 64 this is the classic network: G 3,576,704 and D 2,765,568
 parameters (tests/test_models.py checks it).
 """
@@ -34,7 +36,7 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         nc, res = info.shape[0], info.shape[1]
         base, n = _levels(res)
-        ch = [cfg.ngf * min(8, 2 ** (n - 1 - i)) for i in range(n)]  # e.g. 512, 256, 128, 64
+        ch = [cfg.ngf * min(cfg.max_mult, 2 ** (n - 1 - i)) for i in range(n)]  # e.g. 512, 256, 128, 64
         self.input = GInput(cfg.conditional, cfg.nz, info.num_classes or 0)
         layers: list[nn.Module] = [nn.ConvTranspose2d(self.input.out_dim, ch[0], base, 1, 0, bias=False),
                                    nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
@@ -51,7 +53,7 @@ def discriminator(cfg: ModelConfig, info: DataInfo) -> nn.Module:
     nc, res = info.shape[0], info.shape[1]
     k = info.num_classes or 0
     base, n = _levels(res)
-    ch = [cfg.ndf * min(8, 2**i) for i in range(n)]  # e.g. 64, 128, 256, 512
+    ch = [cfg.ndf * min(cfg.max_mult, 2**i) for i in range(n)]  # e.g. 64, 128, 256, 512
     bias = cfg.d_norm != "batch"  # BatchNorm's shift makes a bias redundant
     nin = nc + (k if cfg.conditional == "concat" else 0)
     layers: list[nn.Module] = [nn.Conv2d(nin, ch[0], 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]
