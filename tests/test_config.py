@@ -8,8 +8,8 @@ from ganforge.errors import ConfigError
 def test_defaults_are_valid_and_every_preset_validates():
     assemble.from_dict({})
     for name in C.preset_names():
-        # dcgan-folder is a template: the user names the folder.
-        cfg = assemble.load(preset=name, overrides=["--data.root", "photos"] if name == "dcgan-folder" else [])
+        # folder presets are templates: the user names the folder.
+        cfg = assemble.load(preset=name, overrides=["--data.root", "photos"] if "-folder" in name else [])
         assert cfg.description, f"preset {name} has no description"
 
 
