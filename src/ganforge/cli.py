@@ -62,8 +62,10 @@ def resume_config(run: str, extra: list[str]) -> config.Config:
     over = config.parse_overrides(extra)
     if set(over) - {"train"}:
         raise config.ConfigError(f"--resume: only train.* options can change, not {', '.join(sorted(set(over) - {'train'}))}.*")
-    state = checkpoint.load(run)
-    return assemble.from_dict(config.merge(state["config"], over))
+    from .stacked import is_stack
+
+    base = config.yaml_dict(Path(run) / "config.yaml") if is_stack(run) else checkpoint.load(run)["config"]
+    return assemble.from_dict(config.merge(base, over))
 
 
 def cmd_sample(args, extra) -> None:

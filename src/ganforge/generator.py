@@ -77,6 +77,10 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Generator:
     if export.is_export(path):
         return export.load(path, device)
     state = checkpoint.load(path)
+    if "stages" in state:  # a stacked GAN: both generators are in this one file
+        from .stacked import load_stack
+
+        return load_stack(state, checkpoint.resolve(path), device)
     cfg = config.from_dict(state["config"])
     info = DataInfo.from_dict(state["data_info"])
     G, _ = models.build(cfg.model, info)

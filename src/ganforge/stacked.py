@@ -1,0 +1,166 @@
+"""Stacked GANs: stage 1 (any registered GAN) at low resolution, then stage 2 (the upsample
+family) that turns stage 1's images into high-resolution ones (LAPGAN, Denton et al. 2015;
+StackGAN, Zhang et al. 2017).
+
+A stack is a config whose ``model.stage1`` names stage 1 (a preset, a YAML file, or a
+finished run directory to reuse) and whose own model is stage 2's. Each stage is an ordinary
+run, trained by the one Trainer, one after the other, inside the stack's run directory:
+
+    RUN/config.yaml            the stack's config
+    RUN/stage1/                stage 1's run (samples, curves, health, checkpoints)
+    RUN/stage2/                stage 2's run: it learns from real images and their downsampled
+                               versions, never from stage 1's output
+    RUN/checkpoints/step-N.pt  the stack: both generators with their configs, written when
+                               stage 2 finishes; ``ganforge sample RUN`` needs only this file
+    RUN/samples/final.png      stage 1's samples beside the stack's, from the same latents
+
+A stage that finished is not trained again: ``ganforge train --resume RUN`` continues
+where the stack stopped (stage 1, or stage 2).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from . import checkpoint, config, models
+from .config import Config
+from .data.base import DataInfo
+from .errors import ConfigError
+from .generator import Generator
+
+# Stage 1 shares the stack's data (at the low resolution) and these run settings.
+_SHARED_DATA = ("name", "root", "split", "channels", "download", "max_memory_mb", "labels")
+_SHARED_TRAIN = ("seed", "device", "progress", "tensorboard", "log_every", "sample_every", "ckpt_every", "keep_ckpts", "n_samples")
+
+
+def is_stack(run: str | Path) -> bool:
+    return (Path(run) / "stage1").is_dir() and (Path(run) / "config.yaml").is_file()
+
+
+def stage1_config(cfg: Config) -> Config:
+    """Stage 1's config: its preset, YAML or run, on the stack's data at ``model.low_res``."""
+    src, m = cfg.model.stage1, cfg.model
+    if Path(src).is_dir():
+        d = checkpoint.load(src)["config"]
+    elif src.endswith((".yaml", ".yml")):
+        d = config.yaml_dict(src)
+    else:
+        try:
+            d = config.preset_dict(src)
+        except ConfigError as e:
+            raise ConfigError(f"model.stage1 = {src!r}: not a run directory, a YAML file or a preset ({e})") from None
+    data = {k: getattr(cfg.data, k) for k in _SHARED_DATA}
+    train = {k: getattr(cfg.train, k) for k in _SHARED_TRAIN}
+    if m.stage1_steps:
+        train["steps"] = m.stage1_steps
+    d = config.merge(d, {"data": {**data, "resolution": m.low_res}, "train": train})
+    if Path(src).is_dir():
+        d = config.merge(d, {"model": {"stage1": "", "stage1_steps": 0}})
+    return config.from_dict(d)
+
+
+def stage2_config(cfg: Config) -> Config:
+    """Stage 2 on its own: the stack's config without the stack."""
+    return config.from_dict(config.merge(cfg.to_dict(), {"model": {"stage1": "", "stage1_steps": 0}}))
+
+
+def check(cfg: Config) -> None:
+    if cfg.model.family != "upsample":
+        raise ConfigError(f"model.stage1 = {cfg.model.stage1!r} makes a stack, whose model is stage 2: "
+                          f"model.family must be upsample, not {cfg.model.family!r}")
+    s1 = stage1_config(cfg)
+    if s1.data.resolution != cfg.model.low_res:
+        raise ConfigError(f"model.stage1 = {cfg.model.stage1!r} trains at {s1.data.resolution}, but model.low_res is {cfg.model.low_res}")
+
+
+def train_stack(cfg: Config, out=None, resume=None) -> Path:
+    """Train (or continue) a stack; returns its run directory."""
+    from .training import Trainer, new_run_dir
+
+    check(cfg)
+    if resume:
+        run = Path(resume)
+    else:
+        run = new_run_dir(out or Path("runs") / "stack")
+        (run / "config.yaml").write_text(config.to_yaml(cfg))
+    s1 = run / "stage1"
+    if not s1.exists() and Path(cfg.model.stage1).is_dir():  # reuse a finished stage-1 run
+        shutil.copytree(cfg.model.stage1, s1)
+    for stage, stage_cfg in ((s1, stage1_config(cfg)), (run / "stage2", stage2_config(cfg))):
+        if not finished(stage, stage_cfg):
+            has_ckpt = (stage / "checkpoints").is_dir() and checkpoint.latest(stage / "checkpoints") is not None
+            Trainer(stage_cfg, out=None if has_ckpt else stage, resume=stage if has_ckpt else None).run()
+    save_stack(run, cfg)
+    return run
+
+
+def finished(stage: Path, cfg: Config) -> bool:
+    last = checkpoint.latest(stage / "checkpoints") if (stage / "checkpoints").is_dir() else None
+    return last is not None and int(checkpoint.load(last)["step"]) >= cfg.train.steps
+
+
+def save_stack(run: Path, cfg: Config) -> Path:
+    """RUN/checkpoints/step-N.pt: both generators (EMA weights when kept) with their configs;
+    and RUN/samples/final.png: stage 1's samples above the stack's, from the same latents."""
+    from . import viz
+
+    stages = []
+    for name in ("stage1", "stage2"):
+        state = checkpoint.load(run / name)
+        stages.append({"config": state["config"], "data_info": state["data_info"], "step": state["step"],
+                       "G": state.get("G_ema", state["G"])})
+    state = {"config": cfg.to_dict(), "data_info": stages[1]["data_info"], "step": stages[1]["step"], "stages": stages}
+    path = checkpoint.save(run / "checkpoints" / f"step-{stages[1]['step']:06d}.pt", state)
+    g = load_stack(state, path)
+    z = g.latents(cfg.train.n_samples, seed=cfg.train.seed + 1)
+    y = g.labels_for(len(z))
+    low, high = g.stages(z, y)
+    viz.save_grid(torch.cat([nn.functional.interpolate(low, size=high.shape[-1], mode="nearest"), high]), run / "samples" / "final.png")
+    return path
+
+
+class Stack(nn.Module):
+    """z = [z1 | z2] → stage 1 → stage 2: one G(z, y) for sample, interpolate, evaluate, audit."""
+
+    def __init__(self, g1: nn.Module, g2: nn.Module, nz1: int):
+        super().__init__()
+        self.g1, self.g2, self.nz1 = g1, g2, nz1
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, low_too: bool = False):
+        low = self.g1(z[:, : self.nz1], y)
+        high = self.g2(z[:, self.nz1 :], y, low=low)
+        return (low, high) if low_too else high
+
+
+class StackedGenerator(Generator):
+    """A Generator whose latent is both stages' noise joined: nz = nz1 + nz2."""
+
+    def __init__(self, net: Stack, cfg: Config, info: DataInfo, nz: int, step: int = 0, source: Path | None = None):
+        super().__init__(net, cfg, info, step, source)
+        self._nz = nz
+
+    @property
+    def nz(self) -> int:
+        return self._nz
+
+    @torch.no_grad()
+    def stages(self, z: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(stage 1's low-res images, the stack's high-res images) for latents z."""
+        low, high = self.net(z.to(self.device), None if y is None else y.to(self.device), low_too=True)
+        return low.float().cpu(), high.float().cpu()
+
+
+def load_stack(state: dict, path: Path, device="cpu") -> StackedGenerator:
+    """Both generators from one stack checkpoint (the state ``checkpoint.load`` read)."""
+    nets, nzs = [], []
+    for i, s in enumerate(state["stages"]):
+        cfg_i, info_i = config.from_dict(s["config"]), DataInfo.from_dict(s["data_info"])
+        G, _ = models.build(cfg_i.model, info_i)
+        checkpoint.load_weights(G, s["G"], f"stage-{i + 1} generator", path)
+        nets.append(G)
+        nzs.append(cfg_i.model.nz)
+    cfg, info = config.from_dict(state["config"]), DataInfo.from_dict(state["data_info"])
+    return StackedGenerator(Stack(*nets, nzs[0]).to(device), cfg, info, sum(nzs), int(state["step"]), Path(path))
