@@ -12,7 +12,7 @@ run, trained by the one Trainer, one after the other, inside the stack's run dir
                                versions, never from stage 1's output
     RUN/checkpoints/step-N.pt  the stack: both generators with their configs, written when
                                stage 2 finishes; ``ganforge sample RUN`` needs only this file
-    RUN/samples/final.png      stage 1's samples beside the stack's, from the same latents
+    RUN/samples/final.png      stage 1's samples (top row, enlarged) above the stack's, same latents
 
 A stage that finished is not trained again: ``ganforge train --resume RUN`` continues
 where the stack stopped (stage 1, or stage 2).
@@ -104,7 +104,7 @@ def finished(stage: Path, cfg: Config) -> bool:
 
 def save_stack(run: Path, cfg: Config) -> Path:
     """RUN/checkpoints/step-N.pt: both generators (EMA weights when kept) with their configs;
-    and RUN/samples/final.png: stage 1's samples above the stack's, from the same latents."""
+    and RUN/samples/final.png: 8 of stage 1's samples above the stack's, from the same latents."""
     from . import viz
 
     stages = []
@@ -115,10 +115,11 @@ def save_stack(run: Path, cfg: Config) -> Path:
     state = {"config": cfg.to_dict(), "data_info": stages[1]["data_info"], "step": stages[1]["step"], "stages": stages}
     path = checkpoint.save(run / "checkpoints" / f"step-{stages[1]['step']:06d}.pt", state)
     g = load_stack(state, path)
-    z = g.latents(cfg.train.n_samples, seed=cfg.train.seed + 1)
-    y = g.labels_for(len(z))
-    low, high = g.stages(z, y)
-    viz.save_grid(torch.cat([nn.functional.interpolate(low, size=high.shape[-1], mode="nearest"), high]), run / "samples" / "final.png")
+    z = g.latents(min(8, cfg.train.n_samples), seed=cfg.train.seed + 1)
+    low, high = g.stages(z, g.labels_for(len(z)))
+    (run / "samples").mkdir(exist_ok=True)
+    viz.save_grid(torch.cat([nn.functional.interpolate(low, size=high.shape[-1], mode="nearest"), high]),
+                  run / "samples" / "final.png", nrow=len(z))
     return path
 
 
