@@ -14,8 +14,8 @@ import dataclasses
 
 from ..config import ModelConfig
 from ..data.base import DataInfo
-from ..errors import ConfigError
 from . import mlp
+from .layers import require_images
 
 
 def build(cfg: ModelConfig, info: DataInfo):
@@ -23,5 +23,4 @@ def build(cfg: ModelConfig, info: DataInfo):
 
 
 def check(cfg: ModelConfig, info: DataInfo) -> None:
-    if info.kind != "image":
-        raise ConfigError("model.family = 'fc' is for images; for 2-D points use model.family mlp")
+    require_images("fc", cfg, info, autoencoder_ok=True)

@@ -203,3 +203,12 @@ class OutputConvTranspose2d(nn.ConvTranspose2d):
         w = w.permute(1, 2, 3, 0, 4, 5).reshape(4 * self.out_channels, self.in_channels, 3, 3)
         b = None if self.bias is None else self.bias.repeat_interleave(4)
         return F.pixel_shuffle(F.conv2d(x, w, b, padding=1), 2)
+
+
+def require_images(family: str, cfg, info, autoencoder_ok: bool = False) -> None:
+    """The checks an image-only family shares: images in, and (unless it has one) no EBGAN autoencoder D."""
+    if info.kind != "image":
+        raise ConfigError(f"model.family = {family!r} needs images; for 2-D points use model.family mlp")
+    if not autoencoder_ok and cfg.d_arch != "standard":
+        raise ConfigError(f"model.d_arch = {cfg.d_arch!r}: {family} has a standard discriminator only "
+                          "(EBGAN's autoencoder D: model.family dcgan or mlp)")

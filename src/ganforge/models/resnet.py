@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from ..config import ModelConfig
 from ..data.base import DataInfo
 from ..errors import ConfigError
-from .layers import Discriminator, GInput, join_label_maps
+from .layers import Discriminator, GInput, join_label_maps, require_images
 
 BASES = (4, 6)  # G's first map side: 32, 64, 128 start at 4x4; 48, 96 (STL-10) at 6x6
 
@@ -157,11 +157,8 @@ def build(cfg: ModelConfig, info: DataInfo):
 
 
 def check(cfg: ModelConfig, info: DataInfo) -> None:
-    if info.kind != "image":
-        raise ConfigError("model.family = 'resnet' needs images; for 2-D points use model.family mlp")
+    require_images("resnet", cfg, info)
     res = info.shape[1]
     if _base(res) is None:
         ok = sorted(b * 2**n for b in BASES for n in range(2, 6))
         raise ConfigError(f"data.resolution = {res}: resnet supports {', '.join(map(str, ok))} (4x4 or 6x6 times a power of two)")
-    if cfg.d_arch != "standard":
-        raise ConfigError(f"model.d_arch = {cfg.d_arch!r}: resnet has a standard discriminator only (use dcgan or mlp for EBGAN)")

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from ..config import ModelConfig
 from ..data.base import DataInfo
 from ..errors import ConfigError, GanforgeError
-from .layers import Discriminator, GInput, join_label_maps
+from .layers import Discriminator, GInput, join_label_maps, require_images
 
 BANK = 16  # index sets stored with G for sampling: 16 x 88,064 int32 = 5.6 MB at 128x128
 
@@ -144,10 +144,7 @@ def build(cfg: ModelConfig, info: DataInfo):
 
 
 def check(cfg: ModelConfig, info: DataInfo) -> None:
-    if info.kind != "image":
-        raise ConfigError("model.family = 'unpool' needs images")
+    require_images("unpool", cfg, info)  # G needs D's pooling indices: D must be the standard one
     res = info.shape[1]
     if res % 16:
         raise ConfigError(f"data.resolution = {res}: unpool needs a multiple of 16 (four 2x2 poolings; the experiment uses 128)")
-    if cfg.d_arch != "standard":
-        raise ConfigError(f"model.d_arch = {cfg.d_arch!r}: unpool's G needs D's pooling indices, so D must be its standard one")

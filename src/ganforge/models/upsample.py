@@ -31,7 +31,7 @@ from ..config import ModelConfig
 from ..data.base import DataInfo
 from ..errors import ConfigError, GanforgeError
 from . import dcgan
-from .layers import GInput
+from .layers import GInput, require_images
 
 BANK = 16  # low-res conditions kept with G for sampling without a stage 1
 
@@ -118,12 +118,9 @@ def build(cfg: ModelConfig, info: DataInfo):
 
 
 def check(cfg: ModelConfig, info: DataInfo) -> None:
-    if info.kind != "image":
-        raise ConfigError("model.family = 'upsample' needs images")
+    require_images("upsample", cfg, info)
     res, r = info.shape[1], cfg.low_res
     f = res // r
     if res % r or f < 2 or f & (f - 1):
         raise ConfigError(f"model.low_res = {r}: upsample needs data.resolution ({res}) = low_res x 2, 4, 8, ...")
     dcgan.check(cfg, info)
-    if cfg.d_arch != "standard":
-        raise ConfigError(f"model.d_arch = {cfg.d_arch!r}: upsample's D is a standard one")
