@@ -121,6 +121,8 @@ def cmd_info(args, extra) -> None:
             info = data.build(cfg.data).info
     G, D = models.build(cfg.model, info)
     print(f"model {cfg.model.family}, objective {cfg.objective.name}, data {cfg.data.name} {tuple(info.shape)}")
+    if cfg.model.stage1:  # a stack: these are stage 2's networks
+        print(f"a stack: stage 1 is {cfg.model.stage1} at {cfg.model.low_res}x{cfg.model.low_res}; below, stage 2")
     z = torch.randn(2, cfg.model.nz)
     y = torch.zeros(2, dtype=torch.long) if cfg.model.conditional != "none" else None
     kw = models.example_kwargs(G, D.eval(), torch.rand(2, *info.shape) * 2 - 1, y) if info.kind == "image" else {}
