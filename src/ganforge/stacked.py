@@ -78,14 +78,14 @@ def check(cfg: Config) -> None:
 
 def train_stack(cfg: Config, out=None, resume=None) -> Path:
     """Train (or continue) a stack; returns its run directory."""
-    from .training import Trainer, new_run_dir
+    from .training import Trainer, create_run_dir, run_dir_for
 
     check(cfg)
     if resume:
         run = Path(resume)
     else:
-        run = new_run_dir(out or Path("runs") / "stack")
-        (run / "config.yaml").write_text(config.to_yaml(cfg))
+        run = run_dir_for(out)
+        create_run_dir(run, lambda: (run / "config.yaml").write_text(config.to_yaml(cfg)))
     s1 = run / "stage1"
     if not s1.exists() and Path(cfg.model.stage1).is_dir():  # reuse a finished stage-1 run
         shutil.copytree(cfg.model.stage1, s1)
