@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -179,11 +180,13 @@ def part_stream(a, out: Path, images: Path | None) -> dict:
     for i in range(a.stream_n):
         c = rng.uniform(0, 255, (3, 3))
         im = c[0] * xx[..., None] + c[1] * yy[..., None] + c[2] * np.sin(6 * xx * yy)[..., None] * 0.5
-        (root / f"{i % 97:02x}").mkdir(exist_ok=True)
-        Image.fromarray(np.clip(im, 0, 255).astype(np.uint8)).save(root / f"{i % 97:02x}" / f"{i}.jpg", quality=90)
+        sub = root / "photos" / f"{i % 97:02x}"  # LSUN-like hashed sub-folders: data.labels none
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(im, 0, 255).astype(np.uint8)).save(sub / f"{i}.jpg", quality=90)
     print(f"stream: wrote {a.stream_n} photos 720x540 in {time.perf_counter() - t:.0f} s; memory {data.base.memory_text()}", flush=True)
-    cfg = config.from_dict({"data": {"name": "folder", "root": str(root), "resolution": 512, "labels": "none", "max_memory_mb": 512}})
+    cfg = config.from_dict({"data": {"name": "folder", "root": str(root / "photos"), "resolution": 512, "labels": "none", "max_memory_mb": 512}})
     t = time.perf_counter()
+    old_cache, os.environ["GANFORGE_CACHE"] = os.environ.get("GANFORGE_CACHE"), str(root / "cache")  # 3 GiB: removed below
     src = data.build(cfg.data)
     print(f"stream: decoded and cached in {time.perf_counter() - t:.0f} s", flush=True)
     it = src.batches(32, torch.device("cpu"))
@@ -195,8 +198,14 @@ def part_stream(a, out: Path, images: Path | None) -> dict:
     m = data.base.memory_mb()
     print(f"stream: {40 * 32 / (time.perf_counter() - t):.0f} img/s from the cache; a {len(src):,}-image set of "
           f"{src.images.nbytes / 2**30:.2f} GiB, own memory {m.get('anon', 0):,.0f} MiB", flush=True)
+    result = {"n": len(src), "gib": src.images.nbytes / 2**30, **m}
+    del src, it, x
     shutil.rmtree(root)
-    return {"n": len(src), "gib": src.images.nbytes / 2**30, **m}
+    if old_cache is None:
+        os.environ.pop("GANFORGE_CACHE")
+    else:
+        os.environ["GANFORGE_CACHE"] = old_cache
+    return result
 
 
 PARTS = {"stack": part_stack, "cifar": part_cifar, "fc": part_fc, "stream": part_stream}
