@@ -165,7 +165,6 @@ def part_fc(a, out: Path, images: Path | None) -> dict:
     print("  health: " + "\n  health: ".join(line for line in text.splitlines() if line.strip())[:3000], flush=True)
     aud = ganforge.audit(g, None, n=a.n, features="pixels")  # with its files: pairs.png, distances.png
     if images:
-        grid(g, images / "highres-fc-folder.png", n=16, side=64)
         Path(aud["files"]["pairs"]).replace(images / "highres-fc-folder-audit-pairs.png")
     return {"steps": steps, "cpu_s": cpu, "peak_mib": peak, **s, "health": text}
 

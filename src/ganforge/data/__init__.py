@@ -99,12 +99,12 @@ def _folder(cfg: DataConfig, seed: int) -> Source:
     channels = _channels(cfg, DATASETS.get("folder"))
     f = load_folder(cfg.root, cfg.resolution, channels, cache_dir() / "folders", labels=cfg.labels)
     images = f.images
-    held = images.nbytes <= cfg.max_memory_mb * 2**20
-    if held:
+    if images.nbytes <= cfg.max_memory_mb * 2**20:
         images = torch.from_numpy(np.array(images))  # fits: hold it in memory
-    where = "held in memory" if held else f"streamed from the memory-mapped cache {f.images.filename}"
-    print(f"data: {len(images):,} images {channels}x{cfg.resolution}x{cfg.resolution} = {f.images.nbytes / 2**20:,.0f} MiB "
-          f"(data.max_memory_mb {cfg.max_memory_mb}): {where}; process memory {memory_text()}", file=sys.stderr)
+    else:  # the set is too large to hold: say where it streams from and what memory the process uses
+        print(f"ganforge: data: {len(images):,} images {channels}x{cfg.resolution}x{cfg.resolution} = "
+              f"{f.images.nbytes / 2**20:,.0f} MiB, over data.max_memory_mb {cfg.max_memory_mb}: streamed from the "
+              f"memory-mapped cache {f.images.filename}; process memory {memory_text()}", file=sys.stderr)
     labels = None if f.labels is None else torch.from_numpy(np.asarray(f.labels, dtype=np.int64))
     info = DataInfo("image", (channels, cfg.resolution, cfg.resolution),
                     0 if labels is None else len(f.class_names), f.class_names if labels is not None else None)
