@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from . import checkpoint, config, models
+from . import assemble, checkpoint, config, models, runs
 from .config import Config
 from .data.base import DataInfo
 from .errors import ConfigError
@@ -59,12 +59,12 @@ def stage1_config(cfg: Config) -> Config:
     d = config.merge(d, {"data": {**data, "resolution": m.low_res}, "train": train})
     if Path(src).is_dir():
         d = config.merge(d, {"model": {"stage1": "", "stage1_steps": 0}})
-    return config.from_dict(d)
+    return assemble.from_dict(d)
 
 
 def stage2_config(cfg: Config) -> Config:
     """Stage 2 on its own: the stack's config without the stack."""
-    return config.from_dict(config.merge(cfg.to_dict(), {"model": {"stage1": "", "stage1_steps": 0}}))
+    return assemble.from_dict(config.merge(cfg.to_dict(), {"model": {"stage1": "", "stage1_steps": 0}}))
 
 
 def check(cfg: Config) -> None:
@@ -78,14 +78,15 @@ def check(cfg: Config) -> None:
 
 def train_stack(cfg: Config, out=None, resume=None) -> Path:
     """Train (or continue) a stack; returns its run directory."""
-    from .training import Trainer, create_run_dir, run_dir_for
+    from .training import Trainer
 
     check(cfg)
     if resume:
         run = Path(resume)
     else:
-        run = run_dir_for(out)
-        create_run_dir(run, lambda: (run / "config.yaml").write_text(config.to_yaml(cfg)))
+        r = runs.new(out)
+        runs.create(r, lambda: r.write_text(r.config, config.to_yaml(cfg)))
+        run = r.path
     s1 = run / "stage1"
     if not s1.exists() and Path(cfg.model.stage1).is_dir():  # reuse a finished stage-1 run
         shutil.copytree(cfg.model.stage1, s1)
@@ -113,13 +114,13 @@ def save_stack(run: Path, cfg: Config) -> Path:
         stages.append({"config": state["config"], "data_info": state["data_info"], "step": state["step"],
                        "G": state.get("G_ema", state["G"])})
     state = {"config": cfg.to_dict(), "data_info": stages[1]["data_info"], "step": stages[1]["step"], "stages": stages}
-    path = checkpoint.save(run / "checkpoints" / f"step-{stages[1]['step']:06d}.pt", state)
+    r = runs.Run(run)
+    path = checkpoint.save(r.checkpoint(stages[1]["step"]), state)
     g = load_stack(state, path)
     z = g.latents(min(8, cfg.train.n_samples), seed=cfg.train.seed + 1)
     low, high = g.stages(z, g.labels_for(len(z)))
-    (run / "samples").mkdir(exist_ok=True)
-    viz.save_grid(torch.cat([nn.functional.interpolate(low, size=high.shape[-1], mode="nearest"), high]),
-                  run / "samples" / "final.png", nrow=len(z))
+    r.samples.mkdir(exist_ok=True)
+    viz.save_grid(torch.cat([nn.functional.interpolate(low, size=high.shape[-1], mode="nearest"), high]), r.final, nrow=len(z))
     return path
 
 
