@@ -105,20 +105,20 @@ def run_ganforge(a, out: Path) -> None:
     trainer = training.Trainer(cfg, out / "run")
     (out / "meta.json").write_text(json.dumps({"config": cfg.to_dict(), "info": trainer.source.info.to_dict()}))
     G = trainer.G_ema if trainer.G_ema is not None else trainer.game.G
-    budget, wall = Budget(a.minutes, a.at), time.perf_counter()
+    budget, wall, stopped = Budget(a.minutes, a.at), time.perf_counter(), {}
 
     def budgeted(batches):  # the loop draws its batches here: the place to watch the clock
         for batch in batches:
             for mark in budget.due():
                 save_snapshot(out, mark, G, budget, trainer.step - 1)
-            if budget.used() >= budget.limit:
+            if budget.used() >= budget.limit and not stopped:
                 trainer.cfg.train.steps = trainer.step  # this step is the last; the loop then finishes the run
+                stopped.update(steps=trainer.step, cpu_s=budget.used(), wall_s=time.perf_counter() - wall)
             yield batch
 
     trainer.batches = budgeted(trainer.batches)
     trainer.run()
-    (out / "done.json").write_text(json.dumps({"steps": trainer.step, "cpu_s": budget.used(), "wall_s": time.perf_counter() - wall,
-                                               "run": str(trainer.dir)}))
+    (out / "done.json").write_text(json.dumps({**stopped, "run": str(trainer.dir)}))
 
 
 # ---------------------------------------------------------------------------- scoring
