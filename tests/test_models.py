@@ -76,13 +76,13 @@ def test_mnist_sized_dcgan_has_the_classic_32x32_layers(res):
     """MNIST presets must not be weaker than the classic 32x32 loop users would copy
     (benchmarks/classic.py): the same weight shapes, layer by layer; at 28 on a 4 → 7 → 14 → 28 path."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from classic import ClassicDiscriminator, ClassicGenerator
+    import classic
 
     cfg = C.from_dict({"data": {"resolution": res}})
     G, D = models.build(cfg.model, DataInfo("image", (1, res, res), 0))
     shapes = lambda net: [tuple(p.shape) for p in net.parameters()]
-    assert shapes(G) == shapes(ClassicGenerator(100, 64, 1, 32)) and param_count(G) == 1_066_880
-    assert shapes(D) == shapes(ClassicDiscriminator(64, 1, 32)) and param_count(D) == 661_248
+    assert shapes(G) == shapes(classic.generator(100, 64, 1, 32)) and param_count(G) == 1_066_880
+    assert shapes(D) == shapes(classic.discriminator(64, 1, 32)) and param_count(D) == 661_248
     x = G(torch.randn(2, 100))
     assert x.shape == (2, 1, res, res) and D(x).shape == (2,)
 
