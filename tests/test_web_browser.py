@@ -2,6 +2,8 @@
 driven by Playwright: one server and one browser for the module."""
 from __future__ import annotations
 
+import math
+
 import os
 import time
 from pathlib import Path
@@ -103,9 +105,12 @@ def test_changing_the_objective_changes_the_curves(page, server):
     wait(page, f"window.__pg.charts.loss.series[0].y.length >= {n + 5}")
     page.click("#pg-pause")
     after = js(page, f"window.__pg.charts.loss.series[0].y.slice({n}).filter(v => v !== null)")
-    # non-saturating D loss is a cross-entropy near 2 log 2; the critic's is -W + penalty, near 0
+    # Non-saturating D loss is a cross-entropy that stays near 2 log 2 early on; the critic's is
+    # -W + λ·GP, which starts far from it and swings widely while the critic fits (its mean over
+    # a few points can land anywhere, so judge the band, not the mean).
     mean = lambda v: sum(v) / len(v)
-    assert mean(before) > 1.0 and abs(mean(after) - mean(before)) > 0.5, (before, after)
+    assert mean(before) > 1.0 and max(abs(v - 2 * math.log(2)) for v in before) < 0.5, before
+    assert max(abs(v - mean(before)) for v in after) > 0.5, (before, after)
     page.select_option("#pg-objective", "nonsaturating")
     wait(page, "window.__pg.state.settings.objective === 'nonsaturating'")
 
