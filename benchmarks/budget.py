@@ -37,7 +37,7 @@ import torch
 import classic
 from quality import scores
 
-from ganforge import config, data, models, training, viz
+from ganforge import config, data, models, runs, training, viz
 from ganforge.data.arrays import load_official
 from ganforge.data.base import DataInfo
 from ganforge.errors import GanforgeError
@@ -181,16 +181,6 @@ def plot(results: dict, path: Path, title: str) -> None:
 
 # ---------------------------------------------------------------------------- main
 
-def unique_dir(base: Path) -> Path:
-    """``base``, or ``base-2``, ``base-3``... whichever does not exist yet; created."""
-    out, i = base, 1
-    while out.exists():
-        i += 1
-        out = base.with_name(f"{base.name}-{i}")
-    out.mkdir(parents=True)
-    return out
-
-
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
@@ -228,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     except GanforgeError as e:
         sys.exit(f"budget.py: {a.dataset} is not readable under {a.data_root} ({e}).\nPass --data-root DIR.")
     config.load(preset=a.preset)  # a wrong preset name fails here, not in a child
-    out = unique_dir(a.out)
+    out = runs.free(a.out)
+    out.mkdir(parents=True)
     print(f"{a.dataset}: {' and '.join(a.sides)}, {a.minutes:g} CPU-minutes each, one thread each, side by side; "
           f"snapshots at {', '.join(f'{m:g}' for m in a.at)} min; load average {os.getloadavg()[0]:.1f} at the start; {out}", flush=True)
 

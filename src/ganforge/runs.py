@@ -156,14 +156,19 @@ class Run:
             atomic_write(path, write)
 
 
-def default(name: str = "run") -> Path:
-    """``runs/NAME``, or ``runs/NAME-2``, ``-3``... if it already holds a run."""
-    base = Path("runs") / name
+def free(base: str | Path, taken: Callable[[Path], bool] = Path.exists) -> Path:
+    """``base``, or ``base-2``, ``base-3``...: the first name that is not ``taken``."""
+    base = Path(base)
     run, i = base, 1
-    while is_run(run):
+    while taken(run):
         i += 1
         run = base.with_name(f"{base.name}-{i}")
     return run
+
+
+def default(name: str = "run") -> Path:
+    """``runs/NAME``, or ``runs/NAME-2``, ``-3``... if it already holds a run."""
+    return free(Path("runs") / name, is_run)
 
 
 def choose(out: str | Path | None) -> Path:

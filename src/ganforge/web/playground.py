@@ -363,7 +363,8 @@ class Playground:
         with self.lock:
             if not self.log_rows:
                 raise ConfigError(f"train at least {HEALTH_EVERY} steps before saving (nothing logged yet)")
-            run = free_run_dir(Path(runs_dir) / name)
+            run = runs.free(Path(runs_dir) / name)
+            run.mkdir(parents=True)
             try:
                 return self._write_run(run)
             except BaseException:
@@ -392,16 +393,6 @@ class Playground:
         runs.write_text(r.health, "".join(json.dumps(e) + "\n" for e in self.events))
         training.finish(r)
         return run
-
-
-def free_run_dir(base: Path) -> Path:
-    """``base``, or base-2, base-3...: the first name not taken, created empty."""
-    run, i = base, 1
-    while run.exists():
-        i += 1
-        run = base.with_name(f"{base.name}-{i}")
-    run.mkdir(parents=True)
-    return run
 
 
 def latent_grid(nz: int, n: int = GRID, r: float = 2.0) -> torch.Tensor:
