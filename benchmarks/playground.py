@@ -21,10 +21,8 @@ Targets: >= 100 steps/s on one thread, >= 15 frames/s.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -32,22 +30,6 @@ import torch
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def serve(runs: Path):
-    import uvicorn
-
-    from ganforge.web.server import create_app
-
-    app = create_app(runs, None, threads=1)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    t.start()
-    while not server.started:
-        time.sleep(0.05)
-    return app, server, t, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def measure(pg, seconds: float) -> tuple[float, float]:
@@ -69,8 +51,10 @@ def main() -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as runs:
-        app, server, thread, url = serve(Path(runs))
-        pg = app.state.playground
+        from ganforge.web.server import BackgroundServer
+
+        server = BackgroundServer(Path(runs))
+        url, pg = server.url, server.playground
         try:
             pg.control("play")
             time.sleep(2)  # warm-up
@@ -91,8 +75,7 @@ def main() -> int:
                 page.click("#pg-pause")
                 browser.close()
         finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+            server.stop()
     fps = (f1 - f0) / (t1 - t0)
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else float("nan")
     print(f"playground, gan-ring8 networks (MLP 128x3, nz 2, batch 256), 1 torch thread, {args.seconds:.0f} s with the page open")

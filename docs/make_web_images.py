@@ -13,8 +13,6 @@ networks) for ``--seconds`` before its picture.
 from __future__ import annotations
 
 import argparse
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -34,22 +32,14 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from ganforge.web.server import create_app
+    from ganforge.web.server import BackgroundServer
 
     torch.set_num_threads(1)
     out = Path(args.out)
-    app = create_app(args.runs)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = BackgroundServer(args.runs)
+    url = server.url
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
@@ -85,8 +75,7 @@ def main() -> None:
             page.screenshot(path=str(out / "web-explorer.png"))
             browser.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        server.stop()
     print("wrote", *(out / f"web-{n}.png" for n in ("playground", "dashboard", "explorer")))
 
 

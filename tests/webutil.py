@@ -4,9 +4,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -26,34 +23,11 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-class ServerThread:
-    """create_app(...) served by uvicorn on a free loopback port, in a thread."""
+def ServerThread(runs: Path, token: str | None = None):
+    """The app on a free loopback port, in a thread (ganforge.web.server.BackgroundServer)."""
+    from ganforge.web.server import BackgroundServer
 
-    def __init__(self, runs: Path, token: str | None = None):
-        import uvicorn
-
-        from ganforge.web.server import create_app
-
-        self.app = create_app(runs, token)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 60
-        while not self.server.started:
-            if time.time() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-
-    @property
-    def playground(self):
-        return self.app.state.playground
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+    return BackgroundServer(runs, token)
 
 
 def call(url: str, body=None, raw: bytes | None = None, headers: dict | None = None, method: str | None = None):
