@@ -65,6 +65,17 @@ def test_ema_update_is_a_moving_average():
     assert torch.equal(bn_a.running_mean, bn_b.running_mean)  # buffers are copied
 
 
+
+def test_ema_rampup_halflife_grows_with_the_steps_up_to_the_decay():
+    from ganforge.training import ema_decay
+
+    assert ema_decay(0.999, 0.0, 1) == 0.999  # no warm-up: constant
+    for step in (1, 10, 100, 1000):  # half-life rampup·step: after that many steps a weight halves
+        d = ema_decay(0.9999, 0.05, step)
+        assert d ** (0.05 * step) == pytest.approx(0.5)
+    assert ema_decay(0.999, 0.05, 1) < ema_decay(0.999, 0.05, 100) < 0.999
+    assert ema_decay(0.999, 0.05, 100_000) == 0.999  # capped at train.ema
+
 @pytest.mark.slow
 def test_gan_ring8_preset_learns_the_ring(tmp_path):
     """The learning test: the default toy preset puts >= 90% of 2,500 samples within 3 std

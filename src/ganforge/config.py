@@ -129,6 +129,8 @@ class TrainConfig:
     batch_size: int = opt(64, "global batch size: D sees this many real and this many fake per step, split evenly over the processes of a distributed run", positive)
     d_steps: int = opt(1, "discriminator steps per generator step (k in Goodfellow et al.)", positive)
     ema: float = opt(0.0, "decay of an exponential moving average of G's weights (e.g. 0.999); snapshots and the saved generator use it; 0 = off", in_range(0, 1))
+    ema_rampup: float = opt(0.0, "EMA warm-up (StyleGAN2-ADA's ema_rampup): the average's half-life is at most this fraction of the steps so far, "
+                                 "so early on it follows G closely and later averages up to train.ema; 0 = a constant train.ema", in_range(0, 1))
     seed: int = opt(0, "seed for weights, noise and data order", non_negative)
     channels_last: bool = opt(True, "keep conv weights and image batches channels-last (NHWC): faster convolutions on CPUs "
                                     "(oneDNN) and GPU tensor cores, the same results up to float rounding")

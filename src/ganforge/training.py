@@ -129,7 +129,7 @@ class Trainer:
                     self.game.aug.step = self.step
                     gan_step(self.game, self.batches)
                     if self.G_ema is not None:
-                        ema_update(self.G_ema, self.game.G, T.ema)
+                        ema_update(self.G_ema, self.game.G, ema_decay(T.ema, T.ema_rampup, self.step))
                     bar.update(1)
                     signum = dist.max_int(stop.signum or 0)  # a signal to any process stops all at this step
                     due = lambda every: self.step % every == 0 or self.step == T.steps
@@ -468,6 +468,12 @@ def grad_norm(net: torch.nn.Module) -> torch.Tensor:
     """The global L2 norm of a network's gradients (one fused kernel per device)."""
     grads = [p.grad for p in net.parameters() if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+
+
+def ema_decay(ema: float, rampup: float, step: int) -> float:
+    """The EMA decay at this step: ``ema``, or with a warm-up a half-life of at most
+    ``rampup``·step steps (Karras et al. 2020's ema_rampup, counted in steps, not images)."""
+    return ema if rampup == 0 else min(ema, 0.5 ** (1.0 / max(rampup * step, 1e-8)))
 
 
 @torch.no_grad()
