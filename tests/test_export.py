@@ -1,6 +1,7 @@
 """ganforge export: safetensors weights + config.json + model card, loadable without ganforge's code."""
 import json
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -12,7 +13,7 @@ from ganforge.cli import main
 from ganforge.data.base import DataInfo
 from ganforge.errors import CheckpointError, ConfigError
 
-from conftest import tiny
+from conftest import stack_cfg, tiny
 
 DIGITS = {"data": {"name": "digits", "resolution": 16}, "model": {"family": "dcgan"}}
 SETUPS = {
@@ -102,6 +103,46 @@ def test_a_damaged_export_names_the_file(exported, tmp_path):
     (bad / "model.safetensors").write_bytes((out / "model.safetensors").read_bytes()[:100])
     with pytest.raises(CheckpointError, match="model.safetensors"):
         ganforge.load(bad)
+
+
+def test_a_stack_exports_both_stages_and_samples_as_its_checkpoint(tmp_path, photos, capsys):
+    """Stage 1 keeps EMA weights, stage 2 does not: the export holds each stage's generator
+    (EMA where kept) and config, and every command samples it as it samples the checkpoint."""
+    run = ganforge.train(stack_cfg(tmp_path, photos, stage1={"train": {"ema": 0.9}}), out=tmp_path / "run")
+    out = tmp_path / "export"
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png"]
+    state, raw1 = checkpoint.load(run), checkpoint.load(run / "stage1")
+    weights, meta = load_file(str(out / "model.safetensors")), json.loads((out / "config.json").read_text())
+    assert meta["ema"] == [True, False] and [s["config"]["model"]["family"] for s in meta["stages"]] == ["mlp", "upsample"]
+    for i, stage in enumerate(state["stages"], 1):
+        mine = {k[3:]: v for k, v in weights.items() if k.startswith(f"g{i}.")}
+        assert mine.keys() == stage["G"].keys() and all(torch.equal(mine[k], stage["G"][k]) for k in mine)
+    assert all(torch.equal(weights["g1." + k], v) for k, v in raw1["G_ema"].items())  # stage 1's averaged weights ...
+    assert any(not torch.equal(weights["g1." + k], v) for k, v in raw1["G"].items())  # ... not its raw ones
+    assert len(weights) == sum(len(s["G"]) for s in state["stages"])
+
+    g, ref = ganforge.load(out), ganforge.load(run)
+    assert g.nz == ref.nz == 8 and g.step == ref.step == 3
+    assert torch.equal(g.sample(16, seed=3), ref.sample(16, seed=3))  # bit for bit
+    z = g.latents(4, seed=5)
+    assert all(torch.equal(a, b) for a, b in zip(g.stages(z), ref.stages(z)))
+    card = (out / "README.md").read_text()
+    assert "a stack on folder: `mlp` 8x8 → `upsample` 32x32" in card and "stage 1 makes 8x8 images, stage 2 turns them into 32x32" in card
+    assert "| stage 1 weights | EMA of G (decay 0.9)" in card and "| stage 2 weights | G, " in card and "`g2.*`" in card
+
+    for src in (run, out):  # every command that takes a checkpoint takes the export, and agrees with it
+        name = "export" if src == out else "ckpt"
+        assert main(["sample", str(src), "-n", "6", "--seed", "2", "--out", str(tmp_path / f"{name}.npz")]) == 0
+        assert main(["interpolate", str(src), "--out", str(tmp_path / f"{name}-lerp.png")]) == 0
+        assert main(["evaluate", str(src), "--metrics", "fid", "-n", "24", "--features", "pixels", "--no-append"]) == 0
+        assert main(["audit", str(src), "-n", "12", "--features", "pixels", "--out", str(tmp_path / f"{name}-audit")]) == 0
+    a, b = (np.load(tmp_path / f"{name}.npz")["images"] for name in ("export", "ckpt"))
+    assert a.shape == (6, 32, 32, 3) and np.array_equal(a, b)
+    audits = [json.loads((tmp_path / f"{name}-audit" / "audit.json").read_text()) for name in ("export", "ckpt")]
+    assert audits[0]["memorization_score"] == audits[1]["memorization_score"]
+    fids = [line for line in capsys.readouterr().out.splitlines() if line.startswith("fid ")]
+    assert len(fids) == 2 and fids[0] == fids[1]
 
 
 def ganforge_export(path, out):

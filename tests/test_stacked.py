@@ -1,7 +1,6 @@
 """Stacked GANs: stage 1 then stage 2 in one run directory, sampled from one checkpoint file."""
 import shutil
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,28 +13,7 @@ from ganforge.cli import main
 from ganforge.data.base import DataInfo
 from ganforge.errors import GanforgeError
 
-from conftest import tiny
-
-
-@pytest.fixture
-def photos(tmp_path):
-    """24 smooth colour images (a gradient per image) in two class folders."""
-    rng = np.random.default_rng(0)
-    for i in range(24):
-        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-        t = np.linspace(0, 1, 48)[None, :, None]
-        im = (a * (1 - t) + b * t).repeat(40, 0).astype(np.uint8)
-        (tmp_path / "photos" / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
-        Image.fromarray(im).save(tmp_path / "photos" / f"c{i % 2}" / f"{i}.png")
-    return tmp_path / "photos"
-
-
-def stack_cfg(tmp_path, photos, **model):
-    stage1 = tmp_path / "stage1.yaml"
-    stage1.write_text("model: {family: mlp, nz: 4, g_hidden: [16], d_hidden: [16]}\ntrain: {steps: 3, batch_size: 8}\n")
-    return C.from_dict(tiny({"data": {"name": "folder", "root": str(photos), "resolution": 32, "labels": "none"},
-                             "model": {"family": "upsample", "low_res": 8, "stage1": str(stage1), "nz": 4, **model},
-                             "train": {"steps": 3}}))
+from conftest import stack_cfg, tiny
 
 
 def test_stack_trains_stage_by_stage_and_samples_from_one_file(tmp_path, photos, capsys):

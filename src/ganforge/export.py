@@ -1,7 +1,10 @@
 """Share a generator: ``ganforge export RUN_DIR|CKPT --out DIR`` writes
 
-    DIR/model.safetensors   the generator's weights (the EMA weights when the run kept them)
+    DIR/model.safetensors   the generator's weights (the EMA weights when the run kept them);
+                            for a stacked GAN both stages' generators, under g1. and g2.
     DIR/config.json         the run's config and data description: what rebuilds the network
+                            (for a stack, each stage's too: stacked.load_stack reads it as it
+                            reads a stack checkpoint)
     DIR/README.md           a model card: data, objective, steps, evaluation results with
                             their protocol, and a sample grid (DIR/samples.png)
 
@@ -43,14 +46,16 @@ def export(path: str | Path, out: str | Path) -> Path:
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} already exists and is not empty: choose a new directory")
-    ema = "G_ema" in state
-    weights = {k: v.detach().contiguous().clone() for k, v in state["G_ema" if ema else "G"].items()}
+    weights, meta = generator_state(state)
+    weights = {k: v.detach().contiguous().clone() for k, v in weights.items()}
+    ema = meta["ema"]
     meta = {"format": FORMAT, "version": VERSION, "ganforge_version": __version__, "step": int(state["step"]),
-            "ema": ema, "source": src.name, "config": state["config"], "data_info": state["data_info"]}
+            "source": src.name, "config": state["config"], "data_info": state["data_info"], **meta}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        save_file(weights, str(tmp / WEIGHTS), metadata={"format": FORMAT, "step": str(meta["step"]), "ema": str(ema).lower()})
+        save_file(weights, str(tmp / WEIGHTS), metadata={"format": FORMAT, "step": str(meta["step"]),
+                                                          "ema": ",".join(str(e).lower() for e in (ema if isinstance(ema, list) else [ema]))})
         (tmp / CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
         g = load(tmp)
         sample_grid(g, tmp / GRID)
@@ -60,6 +65,20 @@ def export(path: str | Path, out: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def generator_state(state: dict) -> tuple[dict, dict]:
+    """(the generator's tensors, what config.json says of them) of a checkpoint: G, its EMA
+    weights when the run kept them; for a stack both stages' (``g1.*``, ``g2.*``), each
+    stage's EMA weights when it kept them (its train.ema), with the stages' configs."""
+    if "stages" not in state:
+        ema = "G_ema" in state
+        return state["G_ema" if ema else "G"], {"ema": ema}
+    from .stacked import stack_weights
+
+    stages = [{"config": s["config"], "data_info": s["data_info"], "step": int(s["step"]),
+               "ema": bool(s["config"]["train"]["ema"])} for s in state["stages"]]
+    return stack_weights(state), {"ema": [s["ema"] for s in stages], "stages": stages}
 
 
 def load(path: str | Path, device: str | torch.device = "cpu"):
@@ -79,12 +98,16 @@ def load(path: str | Path, device: str | torch.device = "cpu"):
         raise CheckpointError(f"{p / CONFIG} is not a ganforge export's config (format {meta.get('format')!r})")
     if meta.get("version", 0) > VERSION:
         raise CheckpointError(f"{p} was exported by a newer ganforge (format {meta['version']}); upgrade ganforge")
-    cfg, info = config.from_dict(meta["config"]), DataInfo.from_dict(meta["data_info"])
-    G, _ = models.build(cfg.model, info)
     try:
         weights = load_file(str(p / WEIGHTS))
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{p / WEIGHTS} is truncated or not a safetensors file ({e})") from None
+    if "stages" in meta:  # a stacked GAN: config.json holds both stages' configs, as a stack checkpoint does
+        from .stacked import load_stack
+
+        return load_stack(meta, p / WEIGHTS, device, weights)
+    cfg, info = config.from_dict(meta["config"]), DataInfo.from_dict(meta["data_info"])
+    G, _ = models.build(cfg.model, info)
     checkpoint.load_weights(G, weights, "generator", p / WEIGHTS)
     # source: the file loaded, as for a checkpoint; results of `evaluate` and `audit` go beside it.
     return Generator(G.to(device), cfg, info, meta["step"], p / WEIGHTS)
@@ -108,17 +131,22 @@ def sample_grid(g, path: Path) -> None:
 def model_card(meta: dict, evals: list[dict]) -> str:
     c, info = meta["config"], meta["data_info"]
     classes = f", {info['num_classes']} classes" if info.get("num_classes") else ""
-    cond = c["model"].get("conditional", "none")
+    res = lambda i: "x".join(map(str, i["shape"][1:]))
+    if "stages" in meta:  # a stack: what each stage is, and which weights are whose
+        s1, s2 = meta["stages"]
+        what = f"a stack on {c['data']['name']}: `{s1['config']['model']['family']}` {res(s1['data_info'])} → `{s2['config']['model']['family']}` {res(s2['data_info'])}"
+        rows = [f"| stack | stage 1 makes {res(s1['data_info'])} images, stage 2 turns them into {res(s2['data_info'])}; "
+                f"the latent is both stages' noise joined (nz {s1['config']['model']['nz']} + {s2['config']['model']['nz']}) |"]
+        for i, s in enumerate(meta["stages"], 1):
+            rows += generator_rows(s["config"], s["step"], s["ema"], f"stage {i} ", f" (keys `g{i}.*`)")
+    else:
+        what, rows = f"{c['model']['family']} on {c['data']['name']}", generator_rows(c, meta["step"], meta["ema"])
     lines = [
-        f"# ganforge generator: {c['model']['family']} on {c['data']['name']}", "",
+        f"# ganforge generator: {what}", "",
         f"![{GRID_N} samples, seed {GRID_SEED}]({GRID})", "",
         "| | |", "|---|---|",
         f"| data | `{c['data']['name']}`, {info['kind']} {tuple(info['shape'])}{classes} |",
-        f"| model | `{c['model']['family']}`, nz {c['model']['nz']}, conditional `{cond}` |",
-        f"| objective | `{c['objective']['name']}` |",
-        f"| training | {meta['step']} steps, batch {c['train']['batch_size']}, seed {c['train']['seed']} |",
-        f"| weights | {'EMA of G (decay ' + str(c['train']['ema']) + ')' if meta['ema'] else 'G'}, "
-        f"`{WEIGHTS}` |",
+        *rows,
         f"| exported by | ganforge {meta['ganforge_version']} from `{Path(meta['source']).name}` |", "",
         "## Evaluation", "",
     ]
@@ -137,6 +165,17 @@ def model_card(meta: dict, evals: list[dict]) -> str:
                   "weights hash, N, reference split, seed, dataset hash).", ""]
     lines += ["## Use", "", "```python", "import ganforge", "g = ganforge.load(\"DIR\")   # this directory",
               "x = g.sample(16, seed=0)    # " + ("(16, 2) points" if info["kind"] == "points" else "(16, C, H, W) in [-1, 1]"),
+              *(["low, high = g.stages(g.latents(16, seed=0))   # stage 1's images and the stack's"] if "stages" in meta else []),
               "```", "", f"Without ganforge: `safetensors.torch.load_file(\"{WEIGHTS}\")` gives the state_dict; "
-              f"`{CONFIG}` holds the config that builds the network.", ""]
+              + (f"`{CONFIG}` holds the config that builds each stage's network (`stages`), whose weights are "
+                 "the keys under `g1.` and `g2.`." if "stages" in meta else f"`{CONFIG}` holds the config that builds the network."), ""]
     return "\n".join(lines)
+
+
+def generator_rows(c: dict, step: int, ema: bool, label: str = "", keys: str = "") -> list[str]:
+    """The model card's rows for one generator (one stage of a stack: ``label`` "stage N ")."""
+    cond = c["model"].get("conditional", "none")
+    return [f"| {label}model | `{c['model']['family']}`, nz {c['model']['nz']}, conditional `{cond}` |",
+            f"| {label}objective | `{c['objective']['name']}` |",
+            f"| {label}training | {step} steps, batch {c['train']['batch_size']}, seed {c['train']['seed']} |",
+            f"| {label}weights | {'EMA of G (decay ' + str(c['train']['ema']) + ')' if ema else 'G'}, `{WEIGHTS}`{keys} |"]

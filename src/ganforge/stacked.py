@@ -155,14 +155,25 @@ class StackedGenerator(Generator):
         return low.float().cpu(), high.float().cpu()
 
 
-def load_stack(state: dict, path: Path, device="cpu") -> StackedGenerator:
-    """Both generators from one stack checkpoint (the state ``checkpoint.load`` read)."""
+def stack_weights(state: dict) -> dict[str, torch.Tensor]:
+    """Both generators' weights of a stack checkpoint as one state_dict of ``Stack``
+    (stage 1's under ``g1.``, stage 2's under ``g2.``): what an export writes."""
+    return {f"g{i}.{k}": v for i, s in enumerate(state["stages"], 1) for k, v in s["G"].items()}
+
+
+def load_stack(state: dict, path: Path, device="cpu", weights: dict | None = None) -> StackedGenerator:
+    """Both generators from one stack checkpoint (the state ``checkpoint.load`` read), or from
+    an export's config.json (the same keys, less the weights) and its ``weights`` (``stack_weights``)."""
     nets, nzs = [], []
-    for i, s in enumerate(state["stages"]):
+    for i, s in enumerate(state["stages"], 1):
         cfg_i, info_i = config.from_dict(s["config"]), DataInfo.from_dict(s["data_info"])
         G, _ = models.build(cfg_i.model, info_i)
-        checkpoint.load_weights(G, s["G"], f"stage-{i + 1} generator", path)
+        if weights is None:
+            checkpoint.load_weights(G, s["G"], f"stage-{i} generator", path)
         nets.append(G)
         nzs.append(cfg_i.model.nz)
+    net = Stack(*nets, nzs[0])
+    if weights is not None:
+        checkpoint.load_weights(net, weights, "stacked generator (g1: stage 1, g2: stage 2)", path)
     cfg, info = config.from_dict(state["config"]), DataInfo.from_dict(state["data_info"])
-    return StackedGenerator(Stack(*nets, nzs[0]).to(device), cfg, info, sum(nzs), int(state["step"]), Path(path))
+    return StackedGenerator(net.to(device), cfg, info, sum(nzs), int(state["step"]), Path(path))
