@@ -35,8 +35,9 @@ def cmd_train(args, extra: list[str]) -> int | None:
         return None
     r = runs.Run(run)
     print(f"run directory: {run}")
-    for path in (r.final, r.losses, r.timelapse, r.metrics):
-        print(f"  {path}")
+    for path in (r.final, r.losses, r.timelapse, r.metrics, run / "stage1", run / "stage2"):
+        if path.exists():  # a stack's curves are in its stages' runs
+            print(f"  {path}")
     from .checkpoint import latest
 
     print(f"  {latest(r.checkpoints)}")

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from . import assemble, checkpoint, config, models, runs
+from . import assemble, checkpoint, config, dist, models, runs
 from .config import Config
 from .data.base import DataInfo
 from .errors import ConfigError
@@ -77,30 +77,46 @@ def check(cfg: Config) -> None:
 
 
 def train_stack(cfg: Config, out=None, resume=None) -> Path:
-    """Train (or continue) a stack; returns its run directory."""
-    from .training import Trainer
+    """Train (or continue) a stack; returns its run directory. Under torchrun every process
+    calls this: each stage trains distributed (the Trainer's scheme), rank 0 alone reads and
+    writes the run directory and decides what is left to train, and every process finishes
+    stage 1 before any starts stage 2 (each Trainer ends at a barrier)."""
+    from .training import Trainer, pick_device
 
     check(cfg)
+    dist.init(pick_device(cfg.train.device), cfg.train.dist_timeout)  # before runs.new: rank 0 chooses the directory
     if resume:
         run = Path(resume)
     else:
         r = runs.new(out)
         runs.create(r, lambda: r.write_text(r.config, config.to_yaml(cfg)))
         run = r.path
-    s1 = run / "stage1"
-    if not s1.exists() and Path(cfg.model.stage1).is_dir():  # reuse a finished stage-1 run
-        shutil.copytree(cfg.model.stage1, s1)
-    for stage, stage_cfg in ((s1, stage1_config(cfg)), (run / "stage2", stage2_config(cfg))):
-        if not finished(stage, stage_cfg):
-            has_ckpt = (stage / "checkpoints").is_dir() and checkpoint.latest(stage / "checkpoints") is not None
-            Trainer(stage_cfg, out=None if has_ckpt else stage, resume=stage if has_ckpt else None).run()
-    save_stack(run, cfg)
+    for stage, stage_cfg in ((run / "stage1", stage1_config(cfg)), (run / "stage2", stage2_config(cfg))):
+        todo, problem = dist.broadcast_object(progress(stage, cfg) if dist.is_main() else None)
+        if problem:
+            raise ConfigError(problem)
+        if todo != "done":
+            Trainer(stage_cfg, out=stage if todo == "new" else None, resume=stage if todo == "resume" else None).run()
+    if dist.is_main():
+        save_stack(run, cfg)
+    dist.barrier()  # the stack's checkpoint is on disk before any process returns
     return run
 
 
-def finished(stage: Path, cfg: Config) -> bool:
+def progress(stage: Path, cfg: Config) -> tuple[str, str | None]:
+    """("new" | "resume" | "done", a problem): where a stage stands, read by rank 0 alone. A
+    finished stage-1 run named by model.stage1 is copied in first, and counts as done."""
+    if stage.name == "stage1" and not stage.exists() and Path(cfg.model.stage1).is_dir():  # reuse a finished stage-1 run
+        try:
+            shutil.copytree(cfg.model.stage1, stage)
+        except OSError as e:
+            shutil.rmtree(stage, ignore_errors=True)
+            return "new", f"cannot copy the stage-1 run {cfg.model.stage1} into {stage}: {e.strerror or e}"
     last = checkpoint.latest(stage / "checkpoints") if (stage / "checkpoints").is_dir() else None
-    return last is not None and int(checkpoint.load(last)["step"]) >= cfg.train.steps
+    if last is None:
+        return "new", None
+    steps = (stage1_config if stage.name == "stage1" else stage2_config)(cfg).train.steps
+    return ("done" if int(checkpoint.load(last)["step"]) >= steps else "resume"), None
 
 
 def save_stack(run: Path, cfg: Config) -> Path:
@@ -116,6 +132,7 @@ def save_stack(run: Path, cfg: Config) -> Path:
     state = {"config": cfg.to_dict(), "data_info": stages[1]["data_info"], "step": stages[1]["step"], "stages": stages}
     r = runs.Run(run)
     path = checkpoint.save(r.checkpoint(stages[1]["step"]), state)
+    checkpoint.prune(r.checkpoints, cfg.train.keep_ckpts)
     g = load_stack(state, path)
     z = g.latents(min(8, cfg.train.n_samples), seed=cfg.train.seed + 1)
     low, high = g.stages(z, g.labels_for(len(z)))

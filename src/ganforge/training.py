@@ -41,11 +41,11 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     """Train a GAN; returns the run directory. ``resume`` continues a run directory.
     Under torchrun, every process calls this; they train one run together."""
     assemble.validate(cfg)
-    if cfg.model.stage1:  # a stack: stacked.py runs each stage through this Trainer in turn
-        from .stacked import train_stack
-
-        return train_stack(cfg, out, resume)
     try:
+        if cfg.model.stage1:  # a stack: stacked.py runs each stage through this Trainer in turn
+            from .stacked import train_stack
+
+            return train_stack(cfg, out, resume)
         return Trainer(cfg, out, resume).run()
     except dist.PeerLost as e:
         raise GanforgeError(f"{e}; the last checkpoint in {out or resume or 'the run directory'} is intact: "
