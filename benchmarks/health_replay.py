@@ -11,13 +11,16 @@ import yaml
 
 for run in [a.rstrip("/") + "/" for a in sys.argv[1:]]:
     c = yaml.safe_load(open(run + 'config.yaml'))
-    m = HealthMonitor(None, c['health']['window'], objectives.build(ObjectiveConfig(**{k: v for k, v in c['objective'].items()})), int(c['health']['warmup'] * c['train']['steps']))
-    found = set()
-    for line in open(run + 'metrics.jsonl'):
-        r = json.loads(line)
+    rows = [json.loads(line) for line in open(run + 'metrics.jsonl')]
+    kind = 'points' if any('high_quality' in r for r in rows) else 'image'  # toys' probes score their modes
+    m = HealthMonitor(None, c['health']['window'], objectives.build(ObjectiveConfig(**{k: v for k, v in c['objective'].items()})), int(c['health']['warmup'] * c['train']['steps']), kind)
+    found = {}
+    for r in rows:
         if 'eval' in r: continue
         if 'diversity' in r:  # a probe's values, as HealthMonitor.probe recorded them
-            keys = ('diversity', 'modes', 'total_modes', 'modes_captured', 'high_quality', 'class_coverage')
+            keys = ('diversity', 'pixel_std', 'modes', 'total_modes', 'modes_captured', 'high_quality', 'class_coverage')
             m.probes.append({"step": r['step'], **{k: r[k] for k in keys if k in r}})
-        found |= {e['condition'] for e in m.observe(r['step'], r) if e['status'] == 'start'}
-    print(run.split('/')[-2], 'steps', r['step'], '->', sorted(found))
+        for e in m.observe(r['step'], r):
+            if e['status'] == 'start':
+                found.setdefault(e['condition'], e['step'])  # each condition, at the step it first started
+    print(run.split('/')[-2], 'steps', r['step'], '->', dict(sorted(found.items())))

@@ -57,9 +57,10 @@ def report(run: Path) -> str:
         lines.append("no failure mode detected")
     for cond, start, end, e in eps:
         span = f"steps {start}-{end}" if end is not None else f"from step {start} (still active)"
-        lines += [f"\n{CONDITIONS[cond].title.upper()} ({span}): {e.get('detail', '')}",
-                  f"  why: {CONDITIONS[cond].explanation}",
-                  *[f"  try: {r}" for r in CONDITIONS[cond].remedies]]
+        c = CONDITIONS[cond]  # the event's own words first: a condition may come in a form with its own (health.ONE_OUTPUT)
+        lines += [f"\n{e.get('title', c.title).upper()} ({span}): {e.get('detail', '')}",
+                  f"  why: {e.get('explanation', c.explanation)}",
+                  *[f"  try: {r}" for r in e.get("remedies", c.remedies)]]
     rollbacks = [e for e in events if e.get("event") == "rollback"]
     for e in rollbacks:
         lines.append(f"\nrollback at step {e['step']}: {e['reason']} (learning rates x{e['lr_factor']:g})")

@@ -71,6 +71,19 @@ CONDITIONS = {c.name: c for c in [
                "use spectral norm, a gradient penalty or a bounded objective (hinge)")),
 ]}
 
+# Mode collapse in its extreme form, judged at a single probe: it needs no history.
+ONE_OUTPUT = Condition(
+    "mode_collapse", "mode collapse to one output",
+    "every latent gives nearly the same image, often a flat one (the grey of an untrained G: small weights "
+    "leave tanh's input near 0). G is not using its input, and D separates real from fake without "
+    "teaching it how to vary: more steps of the same rarely undo it.",
+    ("look at the samples (samples/step-N.png): a flat grey square is G still at its initialization; then "
+     "raise G's learning rate or lower D's (--optim.lr_g, --optim.lr_d), with Adam beta1 0.5",
+     "use a generator that can make images from the start: convolutions with BatchNorm (dcgan, resnet) "
+     "rather than a wide fully connected net",
+     "add a minibatch standard-deviation feature to D (--model.mbstd true): it lets D reject a batch of identical samples",
+     "restart from an earlier checkpoint with these changes"))
+
 # Thresholds, each over a window of ``health.window`` flushed rows.
 D_WINS_LOSS = 0.05  # mean D loss below this (cross-entropy objectives) ...
 D_WINS_ACC = 0.98  # ... with D's accuracy above this on real and on fake
@@ -81,6 +94,11 @@ COLLAPSE_DIVERSITY = 0.4  # generated diversity below 40% of the data's
 COLLAPSE_MODES = 0.75  # fewer than 75% of the toy's modes, or of the classes, covered ...
 COVER_SHARE = 0.25  # ... a mode (class) being covered when at least 25% of its uniform share of the probe is nearest to it (classified as it)
 COLLAPSE_PROBES = 3  # ... in each of the last 3 probes, with no progress across them
+IMPROVE_MIN = 0.02  # images: progress is diversity up by 10% *and* 2 points of the data's (a flat G's 1% -> 2%
+                    # is noise; on 2-D toys a G spreading out from a point goes 4% -> 6% -> 7%: progress)
+ONE_OUTPUT_DIVERSITY = 0.03  # images: diversity below 3% of the data's at one probe is one output (the wide
+                             # FC GAN on flowers: 0.6-2.4% at every probe; an early healthy DCGAN on MNIST: 7%) ...
+ONE_OUTPUT_PIXEL_STD = 0.03  # ... and so is pixel spread within images below 3% of real images': flat images
 SPIKE_Z = 8.0  # a loss more than 8 robust standard deviations above its recent median ...
 SPIKE_RISE = 1.0  # ... that also more than doubled and, for cross-entropy losses, rose by over 1 nat
                   # (D loss 0.2 -> 0.9 is a healthy DCGAN's jitter, not a spike)
@@ -96,6 +114,7 @@ class HealthMonitor:
         self.cross_entropy = not objective.critic  # D loss near 0 means "D wins" only for classifier losses
         self.saturating = objective.saturating
         self.warmup_step = warmup_step
+        self.kind = kind  # images: one output is judged at one probe (2-D toys have their modes instead)
         self.rows: deque = deque(maxlen=4 * window)
         self.probes: deque = deque(maxlen=max(window, COLLAPSE_PROBES, SWING_PROBES))
         self.grad_g_max = 0.0
@@ -162,6 +181,8 @@ class HealthMonitor:
         """Diversity (toy modes; classes, given a domain classifier) of a fixed generated batch;
         returns the values to report."""
         result = {"diversity": diversity(fake) / max(diversity(real), 1e-12)}
+        if info.kind == "image":
+            result["pixel_std"] = pixel_std(fake) / max(pixel_std(real), 1e-12)
         if info.kind == "points" and info.centers is not None:
             # Coverage counts every sample by its nearest centre: a generator still spread out
             # between the modes covers them all (it is imprecise, not collapsed); one piled on a
@@ -176,16 +197,23 @@ class HealthMonitor:
         self.probes.append({"step": step, **result})
         return result
 
-    def _probe_conditions(self) -> dict[str, str]:
+    def _probe_conditions(self) -> dict[str, str | tuple[str, Condition]]:
         if not self.probes or self.probes[-1]["step"] < self.warmup_step:
             return {}
         last, found = self.probes[-1], {}
         recent = [p for p in self.probes if p["step"] >= self.warmup_step]
         # Collapse is a deficit that persists: a generator still spreading out (diversity
-        # rising) or still finding modes has not converged yet; it has not collapsed.
+        # rising) or still finding modes has not converged yet; it has not collapsed. But
+        # one image for every latent is collapse at once, whatever comes next.
         window = recent[-COLLAPSE_PROBES:]
-        stuck = len(window) == COLLAPSE_PROBES and not improving(window)
-        if stuck and "modes" in last and all(p["modes"] < COLLAPSE_MODES * p["total_modes"] for p in window):
+        stuck = len(window) == COLLAPSE_PROBES and not improving(window, IMPROVE_MIN if self.kind == "image" else 0.0)
+        flat = last.get("pixel_std", math.inf) < ONE_OUTPUT_PIXEL_STD
+        if self.kind == "image" and (last["diversity"] < ONE_OUTPUT_DIVERSITY or flat):
+            found["mode_collapse"] = (f"every sample is nearly the same{' flat' if flat else ''} image: diversity "
+                                      f"{100 * last['diversity']:.1f}% of the data's" + (
+                                          f", pixels within an image vary {100 * last['pixel_std']:.1f}% as much as "
+                                          "in real ones" if "pixel_std" in last else ""), ONE_OUTPUT)
+        elif stuck and "modes" in last and all(p["modes"] < COLLAPSE_MODES * p["total_modes"] for p in window):
             n, k = int(last["modes"]), int(last["total_modes"])
             found["mode_collapse"] = (f"{n} of {k} classes covered (domain classifier)" if "class_coverage" in last else
                                       f"samples near {n} of {k} modes ({int(last['modes_captured'])} captured within 3 std)")
@@ -200,25 +228,30 @@ class HealthMonitor:
                 found["oscillation"] = f"{key.replace('_', ' ')} swinging (std {sd:.2f} over {len(vals)} probes)"
         return found
 
-    def _transitions(self, step: int, found: dict[str, str]) -> list[dict]:
+    def _transitions(self, step: int, found: dict[str, str | tuple[str, Condition]]) -> list[dict]:
+        """Events for the conditions that started or ended; a detail may come with the form of
+        its condition that explains it (``ONE_OUTPUT``)."""
+        found = {k: v if isinstance(v, tuple) else (v, CONDITIONS[k]) for k, v in found.items()}
         events = []
         for name in found.keys() - self.active.keys():
-            c = CONDITIONS[name]
-            events.append({"step": step, "condition": name, "status": "start", "title": c.title, "detail": found[name],
+            detail, c = found[name]
+            events.append({"step": step, "condition": name, "status": "start", "title": c.title, "detail": detail,
                            "explanation": c.explanation, "remedies": list(c.remedies)})
         for name in self.active.keys() - found.keys():
             events.append({"step": step, "condition": name, "status": "end", "title": CONDITIONS[name].title})
-        self.active = found
+        self.active = {k: detail for k, (detail, _) in found.items()}
         if self.run is not None:
             for e in events:
                 self.run.append(self.run.health, e)
         return events
 
 
-def improving(probes: list[dict]) -> bool:
-    """Progress across probes: diversity up by over 10% on the window's earlier low, or more modes."""
+def improving(probes: list[dict], floor: float = 0.0) -> bool:
+    """Progress across probes: diversity up by over 10% (and over ``floor``) on the window's
+    earlier low, or more modes."""
     *before, last = probes
-    if last["diversity"] > 1.1 * min(p["diversity"] for p in before):
+    low = min(p["diversity"] for p in before)
+    if last["diversity"] > max(1.1 * low, low + floor):
         return True
     return "modes" in last and last["modes"] > max(p["modes"] for p in before)
 
@@ -250,6 +283,11 @@ def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:
     d = torch.cdist(flat, flat)
     n = len(flat)
     return float(d.sum() / max(n * (n - 1), 1))
+
+
+def pixel_std(x: torch.Tensor) -> float:
+    """The mean over images of the standard deviation of each image's values: 0 for flat images."""
+    return float(x.detach().flatten(1).float().std(1).mean()) if len(x) else 0.0
 
 
 def event_text(e: dict) -> str:
