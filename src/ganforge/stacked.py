@@ -15,7 +15,8 @@ run, trained by the one Trainer, one after the other, inside the stack's run dir
     RUN/samples/final.png      stage 1's samples (top row, enlarged) above the stack's, same latents
 
 A stage that finished is not trained again: ``ganforge train --resume RUN`` continues
-where the stack stopped (stage 1, or stage 2).
+where the stack stopped (stage 1, or stage 2). Under torchrun each stage trains on every
+process; rank 0 alone writes (the stack's directory, checkpoint and picture) and decides.
 """
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def train_stack(cfg: Config, out=None, resume=None) -> Path:
         runs.create(r, lambda: r.write_text(r.config, config.to_yaml(cfg)))
         run = r.path
     for stage, stage_cfg in ((run / "stage1", stage1_config(cfg)), (run / "stage2", stage2_config(cfg))):
-        todo, problem = dist.broadcast_object(progress(stage, cfg) if dist.is_main() else None)
+        reuse = cfg.model.stage1 if stage.name == "stage1" and Path(cfg.model.stage1).is_dir() else None
+        todo, problem = dist.broadcast_object(progress(stage, stage_cfg.train.steps, reuse) if dist.is_main() else None)
         if problem:
             raise ConfigError(problem)
         if todo != "done":
@@ -103,19 +105,18 @@ def train_stack(cfg: Config, out=None, resume=None) -> Path:
     return run
 
 
-def progress(stage: Path, cfg: Config) -> tuple[str, str | None]:
-    """("new" | "resume" | "done", a problem): where a stage stands, read by rank 0 alone. A
-    finished stage-1 run named by model.stage1 is copied in first, and counts as done."""
-    if stage.name == "stage1" and not stage.exists() and Path(cfg.model.stage1).is_dir():  # reuse a finished stage-1 run
+def progress(stage: Path, steps: int, reuse: str | None = None) -> tuple[str, str | None]:
+    """("new" | "resume" | "done", a problem): where a stage of ``steps`` steps stands, read by
+    rank 0 alone. A finished run to ``reuse`` (model.stage1) is copied in first."""
+    if reuse and not stage.exists():
         try:
-            shutil.copytree(cfg.model.stage1, stage)
+            shutil.copytree(reuse, stage)
         except OSError as e:
             shutil.rmtree(stage, ignore_errors=True)
-            return "new", f"cannot copy the stage-1 run {cfg.model.stage1} into {stage}: {e.strerror or e}"
+            return "new", f"cannot copy the stage-1 run {reuse} into {stage}: {e.strerror or e}"
     last = checkpoint.latest(stage / "checkpoints") if (stage / "checkpoints").is_dir() else None
     if last is None:
         return "new", None
-    steps = (stage1_config if stage.name == "stage1" else stage2_config)(cfg).train.steps
     return ("done" if int(checkpoint.load(last)["step"]) >= steps else "resume"), None
 
 
