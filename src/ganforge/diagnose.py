@@ -19,7 +19,8 @@ PANELS = [  # (title, [(key, label)])
     ("D outputs", [("d_real", "D(x)"), ("d_fake", "D(G(z)) before D step"), ("d_fake_after", "after"),
                    ("acc_real", "acc real"), ("acc_fake", "acc fake")]),
     ("gradient norms", [("grad_d", "|grad D|"), ("grad_g", "|grad G|")]),
-    ("diversity and modes", [("diversity", "diversity / data's"), ("high_quality", "toy: high quality"),
+    ("diversity and modes", [("diversity", "diversity / data's"), ("pixel_std", "pixel spread in an image / data's"),
+                             ("high_quality", "toy: high quality"),
                              ("class_coverage", "classes covered / all"),
                              ("w_estimate", "critic: W estimate")]),
 ]
@@ -66,7 +67,8 @@ def report(run: Path) -> str:
         lines.append(f"\nrollback at step {e['step']}: {e['reason']} (learning rates x{e['lr_factor']:g})")
     last = rows[-5:]
     mean = lambda k: sum(r[k] for r in last if k in r) / max(1, sum(k in r for r in last))
-    keys = [k for k in ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "grad_g", "grad_d", "diversity", "class_coverage")
+    keys = [k for k in ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "grad_g", "grad_d", "diversity", "pixel_std",
+                        "class_coverage")
             if any(k in r for r in last)]
     lines.append("\nlast logged window: " + ", ".join(f"{k} {mean(k):.3g}" for k in keys))
     lines.append(HEALTHY)
