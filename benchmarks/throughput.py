@@ -18,6 +18,7 @@ is the figure that stays put on a shared machine. Both sides must end with finit
     python benchmarks/throughput.py                       # all three cases, 1 thread each
     python benchmarks/throughput.py --case dcgan64 --threads 2
     python benchmarks/throughput.py --device cuda --steps 50
+    python benchmarks/throughput.py --case dcgan64 --floor  # + the step's convolutions timed alone
 """
 from __future__ import annotations
 
@@ -92,8 +93,39 @@ def ganforge_side(case: str, real: torch.Tensor):
     return lambda: training.gan_step(game, batches), losses
 
 
+def convolution_floor(step, reps: int = 7) -> tuple[int, float]:
+    """(how many, CPU s): the convolutions one step runs (forward, and backward with the
+    gradients it asks for), recorded from a real step and each replayed alone, in a loop, on
+    inputs of the same shapes and memory formats: what the step would cost if nothing but its
+    convolutions ran, at the rate oneDNN reaches on them in isolation."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    conv_ops = (torch.ops.aten.convolution.default, torch.ops.aten.convolution_backward.default)
+    calls = []
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in conv_ops:
+                copy = lambda a: torch.randn_like(a) if isinstance(a, torch.Tensor) else a
+                calls.append((func, [copy(a) for a in args], kwargs or {}))
+            return func(*args, **(kwargs or {}))
+
+    with Record():
+        step()
+    total = 0.0
+    for func, args, kwargs in calls:
+        times = []
+        for _ in range(reps + 2):  # two untimed: oneDNN builds its kernel on the first call
+            c = time.process_time()
+            func(*args, **kwargs)
+            times.append(time.process_time() - c)
+        total += statistics.median(times[2:])
+    return len(calls), total
+
+
 def worker(side: str, case: str, device: str, threads: int, seed: int, conn) -> None:
-    """Builds one side, then runs timed blocks on request: n → (wall s, CPU s); None → losses."""
+    """Builds one side, then runs timed blocks on request: n → (wall s, CPU s); "floor" → the
+    step's convolutions timed alone; None → losses."""
     torch.set_num_threads(threads)
     dev = torch.device(device)
     if dev.type == "cuda":
@@ -103,6 +135,9 @@ def worker(side: str, case: str, device: str, threads: int, seed: int, conn) -> 
     step, losses = (classic_side if side == "classic" else ganforge_side)(case, real)
     conn.send("ready")
     while (n := conn.recv()) is not None:
+        if n == "floor":
+            conn.send(convolution_floor(step))
+            continue
         sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
         sync()
         w, c = time.perf_counter(), time.process_time()
@@ -138,6 +173,10 @@ def run_case(case: str, a) -> dict[str, float]:
             cpu[side].append(batch * steps / c)
         print(f"  {case} round {r + 1}: " + "  ".join(f"{s} {wall[s][-1]:8.1f} img/s ({cpu[s][-1]:8.1f} per CPU-s)"
                                                        for s in sides), flush=True)
+    floor = None
+    if a.floor and case != "toy" and a.device == "cpu":
+        sides["ganforge"].send("floor")
+        floor = sides["ganforge"].recv()
     for side, conn in sides.items():
         conn.send(None)
         values = conn.recv()  # a fast step that computes garbage is no win
@@ -150,7 +189,14 @@ def run_case(case: str, a) -> dict[str, float]:
     for s in sides:
         print(f"{'':8} {s:9} {med[s]:9.1f} {min(wall[s]):8.1f} {max(wall[s]):8.1f} {med_cpu[s]:10.1f}")
     ratio, ratio_cpu = med["ganforge"] / med["classic"], med_cpu["ganforge"] / med_cpu["classic"]
-    print(f"{case:8} ratio ganforge/classic: {ratio:.2f} (wall), {ratio_cpu:.2f} (per CPU-second)\n", flush=True)
+    print(f"{case:8} ratio ganforge/classic: {ratio:.2f} (wall), {ratio_cpu:.2f} (per CPU-second)", flush=True)
+    if floor:
+        n, secs = floor
+        step_s = batch / med_cpu["ganforge"]
+        print(f"{case:8} floor: the step's {n} convolutions, each timed alone, take {secs * 1e3:.0f} CPU-ms, "
+              f"{secs / step_s:.0%} of ganforge's step ({step_s * 1e3:.0f} ms); a step of nothing else would run "
+              f"{batch / secs:.1f} img per CPU-s, {batch / secs / med_cpu['classic']:.2f}x the classic loop", flush=True)
+    print(flush=True)
     return {"wall": ratio, "cpu": ratio_cpu}
 
 
@@ -163,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads per side (default 1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--floor", action="store_true", help="also time ganforge's step's convolutions alone: the rate a step "
+                                                        "of nothing but them would reach (CPU image cases)")
     a = p.parse_args(argv)
     load = os.getloadavg()[0]  # before our own work: anything here is someone else's
     if load > 0.5:
