@@ -118,6 +118,10 @@ def run_ganforge(a, out: Path) -> None:
 
     trainer.batches = budgeted(trainer.batches)
     trainer.run()
+    if not stopped:  # train.steps ended the run inside the budget: its final weights stand for the marks left
+        stopped.update(steps=trainer.step, cpu_s=budget.used(), wall_s=time.perf_counter() - wall)
+        for mark in budget.marks:
+            save_snapshot(out, mark, G, budget, trainer.step)
     (out / "done.json").write_text(json.dumps({**stopped, "run": str(trainer.dir)}))
 
 

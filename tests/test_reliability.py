@@ -162,12 +162,13 @@ def test_the_refusing_test_payload_really_runs_code_under_plain_torch_load(tmp_p
 
 STATEFUL = {"data": {"name": "digits", "resolution": 16}, "model": {"family": "dcgan", "conditional": "acgan", "mbstd": True},
             "objective": {"diffaugment": "color,translation,cutout", "instance_noise": 0.1, "mode_seeking": 1.0},
-            "train": {"ema": 0.9, "d_steps": 2}}
+            "optim": {"lr_decay": 1.0}, "train": {"ema": 0.9, "d_steps": 2}}
 
 
 def test_exact_resume_covers_ema_augmentation_noise_and_critic_steps(tmp_path, monkeypatch):
     """Interrupted at step 3 of 6 by a real SIGINT, then resumed: bit-identical to 6 in one go,
-    with EMA, DiffAugment, annealed instance noise, mode seeking, AC-GAN and 2 critic steps."""
+    with EMA, DiffAugment, annealed instance noise, mode seeking, AC-GAN, 2 critic steps and a
+    learning-rate decay."""
     cfg = C.from_dict(tiny(STATEFUL, train={"steps": 6}))
     straight = ganforge.train(cfg, out=tmp_path / "a")
     real = training.gan_step
@@ -187,6 +188,8 @@ def test_exact_resume_covers_ema_augmentation_noise_and_critic_steps(tmp_path, m
     for key in ("G", "D", "G_ema"):
         for name in a[key]:
             assert torch.equal(a[key][name], b[key][name]), (key, name)
+    for opt, lr in (("opt_g", cfg.optim.lr_g), ("opt_d", cfg.optim.lr_d)):  # the last of 6 steps ran at 1/6 of the rate
+        assert b[opt]["param_groups"][0]["lr"] == pytest.approx(lr / 6)
 
 
 def test_snapshot_files_stay_bounded(tmp_path):

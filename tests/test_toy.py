@@ -76,6 +76,27 @@ def test_ema_rampup_halflife_grows_with_the_steps_up_to_the_decay():
     assert ema_decay(0.999, 0.05, 1) < ema_decay(0.999, 0.05, 100) < 0.999
     assert ema_decay(0.999, 0.05, 100_000) == 0.999  # capped at train.ema
 
+
+def test_lr_decay_falls_linearly_over_the_last_fraction_and_a_rollback_lowers_its_base():
+    from types import SimpleNamespace
+
+    from ganforge.training import decay_lr
+
+    net = torch.nn.Linear(2, 2)
+    game = SimpleNamespace(opt_g=torch.optim.Adam(net.parameters(), lr=1e-3), opt_d=torch.optim.Adam(net.parameters(), lr=2e-3))
+    lrs = []
+    for step in range(1, 11):
+        decay_lr(game, 0.4, step, 10)  # the last 4 of 10 steps decay
+        lrs.append(game.opt_g.param_groups[0]["lr"])
+    assert lrs == pytest.approx([1e-3] * 6 + [1e-3 * k / 4 for k in (4, 3, 2, 1)])
+    assert game.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 / 4)
+    game.opt_g.param_groups[0]["initial_lr"] *= 0.5  # what Trainer.recover does to it
+    decay_lr(game, 0.4, 9, 10)
+    assert game.opt_g.param_groups[0]["lr"] == pytest.approx(0.5e-3 * 2 / 4)
+    decay_lr(game, 0.0, 10, 10)  # off: the rates are left alone
+    assert game.opt_g.param_groups[0]["lr"] == pytest.approx(0.5e-3 * 2 / 4)
+
+
 @pytest.mark.slow
 def test_gan_ring8_preset_learns_the_ring(tmp_path):
     """The learning test: the default toy preset puts >= 90% of 2,500 samples within 3 std

@@ -119,6 +119,9 @@ class OptimConfig:
     lr_d: float = opt(2e-4, "discriminator learning rate", positive)
     beta1: float = opt(0.5, "Adam beta1 (0.5 as in DCGAN)", in_range(0, 1))
     beta2: float = opt(0.999, "Adam beta2", in_range(0, 1))
+    lr_decay: float = opt(0.0, "both learning rates fall linearly to 0 over this last fraction of train.steps "
+                               "(SNGAN's schedule is 1: over the whole run); 0 = constant",
+                            lambda v: None if 0 <= v <= 1 else "must be in [0, 1]")
     fused: bool = opt(True, "one fused kernel updates all parameters (Adam: fused, RMSprop: foreach): the same update as "
                             "PyTorch's per-parameter loop up to float rounding, in fewer passes over memory; false = that loop")
 

@@ -127,6 +127,7 @@ class Trainer:
                 while self.step < T.steps:
                     self.step += 1
                     self.game.aug.step = self.step
+                    decay_lr(self.game, self.cfg.optim.lr_decay, self.step, T.steps)
                     gan_step(self.game, self.batches)
                     if self.G_ema is not None:
                         ema_update(self.G_ema, self.game.G, ema_decay(T.ema, T.ema_rampup, self.step))
@@ -326,7 +327,9 @@ class Trainer:
         factor = (lr_d_factor or T.rollback_lr_factor) ** attempt
         for opt in (self.game.opt_d,) if lr_d_factor else (self.game.opt_g, self.game.opt_d):
             for group in opt.param_groups:
-                group["lr"] *= factor
+                for key in ("lr", "initial_lr"):  # initial_lr: what optim.lr_decay decays from
+                    if key in group:
+                        group[key] *= factor
         torch.manual_seed(T.seed + 7919 * attempt)  # a different path from the same state
         self.batches = self.new_batches()
         if bar is not None:
@@ -468,6 +471,18 @@ def grad_norm(net: torch.nn.Module) -> torch.Tensor:
     """The global L2 norm of a network's gradients (one fused kernel per device)."""
     grads = [p.grad for p in net.parameters() if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+
+
+def decay_lr(game: Game, decay: float, step: int, steps: int) -> None:
+    """optim.lr_decay: each learning rate is its initial value times min(1, steps left / (decay·steps)),
+    the last step's a step's worth above 0. A function of the step alone, so a resumed run
+    continues the schedule; a rollback lowers the initial value it decays from."""
+    if decay == 0:
+        return
+    scale = min(1.0, (steps - step + 1) / (decay * steps))
+    for opt in (game.opt_g, game.opt_d):
+        for group in opt.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
 
 
 def ema_decay(ema: float, rampup: float, step: int) -> float:
