@@ -276,3 +276,33 @@ def test_a_stack_trains_with_two_processes_stage_by_stage_and_resumes(tmp_path, 
     assert max(float((two["G"][k] - start[k]).abs().max()) for k in start) > 1e-4  # it trained: the check can fail
     stack = checkpoint.load(out)["stages"][1]["G"]  # the stack holds stage 2's final generator
     assert all(torch.equal(stack[k], v) for k, v in checkpoint.load(out / "stage2")["G"].items())
+
+
+def test_a_stack_stopped_by_ctrl_c_in_stage_1_resumes_that_stage_then_trains_stage_2(tmp_path, photos):
+    """Ctrl-C to a ``--nproc 2`` stack while stage 1 trains: rank 0 checkpoints stage 1 and the
+    stack says how to resume; ``--resume`` continues stage 1 from that step (no row repeated or
+    skipped), then trains stage 2 and writes the stack's checkpoint."""
+    from ganforge import config as C
+    from ganforge import load
+
+    cfg = stack_cfg(tmp_path, photos, stage1={"train": {"steps": 3000}})
+    cfg = C.from_dict(C.merge(cfg.to_dict(), {"train": {"log_every": 1, "sample_every": 1000, "ckpt_every": 1000},
+                                              "health": {"enabled": False}}))
+    (tmp_path / "stack.yaml").write_text(C.to_yaml(cfg))
+    out, env = tmp_path / "runs" / "stack", {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--nproc", "2", "stack.yaml", "--out", str(out)], cwd=tmp_path,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not [r for r in runs.read_metrics(out / "stage1") if r["step"] >= 5] and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    os.killpg(p.pid, signal.SIGINT)
+    log = p.communicate(timeout=120)[0]
+    step = checkpoint.load(out / "stage1")["step"]
+    assert 5 <= step < 3000 and "stopped by SIGINT" in log, log[-3000:]
+    assert not (out / "stage2").exists()
+    r = subprocess.run([sys.executable, "-m", "ganforge", "train", "--resume", str(out), "--nproc", "2"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert [row["step"] for row in runs.read_metrics(out / "stage1")] == list(range(1, 3001))
+    assert [row["step"] for row in runs.read_metrics(out / "stage2")] == [1, 2, 3]
+    assert load(out).sample(2, seed=0).shape == (2, 3, 32, 32)
