@@ -8,6 +8,9 @@ alike), each until its own CPU time (time.process_time, set-up excluded) reaches
             Adam 2e-4 (0.5, 0.999), N(0, 0.02) init
   ganforge  ``ganforge.train``'s own Trainer on --preset (default dcgan-<dataset>), with its
             logging, health probes, snapshots and checkpoints, the CPU budget deciding when to stop
+            (a preset whose learning rate decays, optim.lr_decay, trains its own train.steps, the
+            schedule's end, unless the budget runs out first; marks after that end score its
+            final weights)
 
 Each worker saves its generator's weights (the EMA ones, if the preset keeps them) when its CPU
 time passes each of --at; scoring happens after training, so it eats no budget. Every snapshot
@@ -98,10 +101,11 @@ def run_classic(a, out: Path) -> None:
 
 def run_ganforge(a, out: Path) -> None:
     overrides = ["--data.root", str(a.data_root), "--data.download", "false", "--train.seed", str(a.seed),
-                 "--train.device", "cpu", "--train.tensorboard", "false", "--train.progress", "false",
-                 "--train.steps", str(10**7)]  # the CPU budget stops the run
+                 "--train.device", "cpu", "--train.tensorboard", "false", "--train.progress", "false"]
     extra = [arg for kv in a.set for arg in ("--" + kv.split("=", 1)[0], kv.split("=", 1)[1])]
     cfg = config.load(preset=a.preset, overrides=overrides + extra)
+    if not cfg.optim.lr_decay:  # a constant rate trains until the CPU budget; a decaying one to its own end, train.steps
+        cfg.train.steps = 10**7
     trainer = training.Trainer(cfg, out / "run")
     (out / "meta.json").write_text(json.dumps({"config": cfg.to_dict(), "info": trainer.source.info.to_dict()}))
     G = trainer.G_ema if trainer.G_ema is not None else trainer.game.G
