@@ -217,20 +217,25 @@ def test_ganforge_train_nproc_starts_torchrun_and_rank_0_alone_writes(tmp_path):
     assert runs.list_runs(tmp_path) == [out]
 
 
+def ctrl_c_at_step_5(args: list[str], metrics_dir: Path, cwd=None) -> str:
+    """``ganforge train ARGS`` in a session of its own; once ``metrics_dir`` has a row for step 5,
+    SIGINT to the whole process group, as a terminal's Ctrl-C. Returns the output."""
+    p = subprocess.Popen([sys.executable, "-m", "ganforge", "train", *args], cwd=cwd, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not [r for r in runs.read_metrics(metrics_dir) if r["step"] >= 5] and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    os.killpg(p.pid, signal.SIGINT)
+    return p.communicate(timeout=120)[0]
+
+
 def test_ctrl_c_to_a_torchrun_launch_checkpoints_and_resumes(tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C: the workers get it from the
     terminal and again from the agent; rank 0 still writes its checkpoint, and the run resumes."""
     out = tmp_path / "run"
     args = ["--train.batch_size", "8", "--train.log_every", "1", "--train.progress", "false", "--train.tensorboard", "false",
             "--train.device", "cpu", "--health.enabled", "false", "--model.g_hidden", "16", "--model.d_hidden", "16"]
-    p = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--preset", "gan-ring8", "--nproc", "2", "--out", str(out),
-                          "--train.steps", "100000", *args], env={**os.environ, "OMP_NUM_THREADS": "1"},
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    deadline = time.time() + 120
-    while not [r for r in runs.read_metrics(out) if r["step"] >= 5] and time.time() < deadline and p.poll() is None:
-        time.sleep(0.2)
-    os.killpg(p.pid, signal.SIGINT)
-    log = p.communicate(timeout=120)[0]
+    log = ctrl_c_at_step_5(["--preset", "gan-ring8", "--nproc", "2", "--out", str(out), "--train.steps", "100000", *args], out)
     step = checkpoint.load(out)["step"]
     assert step >= 5, log[-3000:]
     assert "stopped by SIGINT" in log
@@ -290,13 +295,7 @@ def test_a_stack_stopped_by_ctrl_c_in_stage_1_resumes_that_stage_then_trains_sta
                                               "health": {"enabled": False}}))
     (tmp_path / "stack.yaml").write_text(C.to_yaml(cfg))
     out, env = tmp_path / "runs" / "stack", {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--nproc", "2", "stack.yaml", "--out", str(out)], cwd=tmp_path,
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    deadline = time.time() + 120
-    while not [r for r in runs.read_metrics(out / "stage1") if r["step"] >= 5] and time.time() < deadline and p.poll() is None:
-        time.sleep(0.2)
-    os.killpg(p.pid, signal.SIGINT)
-    log = p.communicate(timeout=120)[0]
+    log = ctrl_c_at_step_5(["--nproc", "2", "stack.yaml", "--out", str(out)], out / "stage1", cwd=tmp_path)
     step = checkpoint.load(out / "stage1")["step"]
     assert 5 <= step < 3000 and "stopped by SIGINT" in log, log[-3000:]
     assert not (out / "stage2").exists()
