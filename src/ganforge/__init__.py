@@ -12,10 +12,11 @@ from pathlib import Path
 from .config import Config
 from .assemble import load as load_config
 from .errors import CheckpointError, ConfigError, DataError, GanforgeError
-from .generator import Generator, load
+from .generator import Generator
+from .loader import load
+from .version import __version__
 
-__version__ = "0.1.0"
-__all__ = ["train", "load", "load_config", "evaluate", "audit", "Config", "Generator",
+__all__ = ["__version__", "train", "load", "load_config", "evaluate", "audit", "Config", "Generator",
            "GanforgeError", "ConfigError", "DataError", "CheckpointError"]
 
 
@@ -46,11 +47,16 @@ def evaluate(generator, dataset=None, metrics=None, **kwargs) -> list[dict]:
     See ganforge.metrics.evaluate.evaluate for the options."""
     from .metrics.evaluate import evaluate as _evaluate
 
-    return _evaluate(generator, dataset, metrics, **kwargs)
+    return _evaluate(_generator(generator), dataset, metrics, **kwargs)
 
 
 def audit(generator, dataset=None, **kwargs) -> dict:
-    """The memorization audit: see ganforge.metrics.audit.audit."""
+    """The memorization audit of a generator (or a checkpoint / run directory): see ganforge.metrics.audit.audit."""
     from .metrics.audit import audit as _audit
 
-    return _audit(generator, dataset, **kwargs)
+    return _audit(_generator(generator), dataset, **kwargs)
+
+
+def _generator(g) -> Generator:
+    """A Generator as it is; a checkpoint, run directory or export path loaded."""
+    return g if isinstance(g, Generator) else load(g)

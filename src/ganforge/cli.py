@@ -109,7 +109,7 @@ def cmd_export(args, extra) -> None:
 
 def cmd_info(args, extra) -> None:
     from . import data, models
-    from .generator import load
+    from .loader import load
 
     if args.checkpoint:
         g = load(args.checkpoint)

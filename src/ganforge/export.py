@@ -25,6 +25,8 @@ import torch
 from . import checkpoint, config, models, viz
 from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
+from .generator import Generator
+from .version import __version__
 
 FORMAT, VERSION = "ganforge-export", 1
 WEIGHTS, CONFIG, CARD, GRID = "model.safetensors", "config.json", "README.md", "samples.png"
@@ -39,8 +41,6 @@ def is_export(path: str | Path) -> bool:
 def export(path: str | Path, out: str | Path) -> Path:
     """Write the export of a checkpoint (or a run directory's latest) to ``out``, all or nothing."""
     from safetensors.torch import save_file
-
-    from . import __version__
 
     state, src = checkpoint.load(path), checkpoint.resolve(path)
     out = Path(out)
@@ -86,8 +86,6 @@ def load(path: str | Path, device: str | torch.device = "cpu"):
     weights from model.safetensors (strictly: every tensor must fit)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-
-    from .generator import Generator
 
     p = Path(path)
     try:

@@ -1,11 +1,12 @@
-"""A trained generator, rebuilt from a checkpoint file alone: ``ganforge.load(path).sample(n)``."""
+"""A trained generator: G in eval mode with its config and data description (``ganforge.load``,
+in loader.py, rebuilds one from a checkpoint, a run directory or an export)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
-from . import checkpoint, config, models
+from . import config
 from .data.base import DataInfo
 
 
@@ -68,22 +69,3 @@ class Generator:
     def sample(self, n: int, seed: int | None = None, labels=None) -> torch.Tensor:
         return self(self.latents(n, seed), self.labels_for(n, labels))
 
-
-def load(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild the generator from a checkpoint (or a run directory's latest), or from an
-    export directory (``ganforge export``), and nothing else."""
-    from . import export
-
-    if export.is_export(path):
-        return export.load(path, device)
-    state = checkpoint.load(path)
-    if "stages" in state:  # a stacked GAN: both generators are in this one file
-        from .stacked import load_stack
-
-        return load_stack(state, checkpoint.resolve(path), device)
-    cfg = config.from_dict(state["config"])
-    info = DataInfo.from_dict(state["data_info"])
-    G, _ = models.build(cfg.model, info)
-    # With train.ema on, the averaged weights are the generator to use.
-    checkpoint.load_weights(G, state.get("G_ema", state["G"]), "generator", checkpoint.resolve(path))
-    return Generator(G.to(device), cfg, info, state["step"], checkpoint.resolve(path))

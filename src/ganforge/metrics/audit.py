@@ -78,7 +78,7 @@ def _summary(d: np.ndarray) -> dict:
 
 def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed: int = 0, quantile: float = QUANTILE,
           out: str | Path | None = None, weights: str | Path | None = None, batch_size: int = 500) -> dict:
-    """Run the audit on a generator (a Generator or a checkpoint path) against its training data.
+    """Run the audit on a Generator (``ganforge.audit`` also takes a checkpoint path) against its training data.
 
     dataset: a DataConfig (default: the generator's ``cfg.data``); the held-out images are its
     test split when it has one. Returns the JSON summary; writes the files into ``out``
@@ -86,11 +86,8 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
     """
     from .. import data
     from ..data.base import Source
-    from ..generator import Generator, load
     from .evaluate import _version, content_hash, extractor_for, has_test_split, take
 
-    if not isinstance(generator, Generator):
-        generator = load(generator)
     if generator.info.kind != "image":
         raise ConfigError("the memorization audit compares images; a 2-D toy has no training images to copy")
     if isinstance(dataset, Source):

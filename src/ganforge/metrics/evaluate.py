@@ -31,6 +31,7 @@ from ..config import DataConfig
 from .. import runs
 from ..errors import ConfigError
 from ..registry import Registry, unknown_name_message
+from ..version import __version__
 from . import features as feats
 from . import scores
 from .toy import toy_scores
@@ -315,7 +316,7 @@ def evaluate(generator, dataset=None, metrics=None, n: int = 10000, features: st
              seed: int = 0, batch_size: int | None = None, weights: str | Path | None = None) -> list[dict]:
     """Score a generator against real data; every result dict carries its protocol.
 
-    generator: a ``Generator`` (``ganforge.load(path)``) or a checkpoint / run directory path.
+    generator: a ``Generator`` (``ganforge.load(path)``; ``ganforge.evaluate`` also takes the path).
     dataset: a Source (used as it is: the reference, and the classifier's training data),
         a DataConfig, or None for the generator's own ``cfg.data``; with a config, the
         reference is its ``reference`` split and the classifier trains on its train split.
@@ -327,10 +328,6 @@ def evaluate(generator, dataset=None, metrics=None, n: int = 10000, features: st
         classifier or inception (``weights``: its weights file, else the cache or a download).
     seed: the generator's latents and the real subset are drawn from it.
     """
-    from ..generator import Generator, load
-
-    if not isinstance(generator, Generator):
-        generator = load(generator)
     if n < 2:
         raise ConfigError(f"n = {n}: evaluation needs at least 2 samples")
     info = generator.info
@@ -389,9 +386,7 @@ def _with_protocol(rows: list[dict], protocol: dict) -> list[dict]:
 
 
 def _version() -> str:
-    import ganforge
-
-    return ganforge.__version__
+    return __version__
 
 
 def append_results(run_dir: str | Path, results: list[dict], step: int) -> Path:

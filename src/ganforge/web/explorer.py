@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw
 
 from .. import checkpoint, latent, viz
 from ..errors import ConfigError
-from ..generator import Generator, load
+from ..generator import Generator
+from ..loader import load
 from .runs_view import run_path
 
 MAX_LATENTS = 256  # vectors per request
