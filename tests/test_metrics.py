@@ -276,6 +276,7 @@ def test_evaluate_end_to_end_on_a_tiny_digits_model(digits_run):
     assert res[0]["value"] > 0 and "std" in res[1] and "std" in res[-1] and res[1]["protocol"]["params"]["subset_size"] == 120
     again = E.evaluate(g, metrics=["fid"], n=120)
     assert again[0]["value"] == res[0]["value"]  # same seed: same number
+    assert ganforge.evaluate(digits_run, metrics=["fid"], n=120)[0]["value"] == res[0]["value"]  # the public API loads a run directory
     with pytest.raises(ConfigError, match="digits has no test split"):
         E.evaluate(g, metrics=["fid"], n=50, reference="test")
     with pytest.raises(ConfigError, match="needs class logits"):
