@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import ganforge
@@ -32,7 +31,7 @@ from ganforge.data.arrays import load_official
 from ganforge.errors import GanforgeError
 from ganforge.metrics.classifier import predict
 from ganforge.metrics.features import domain_classifier
-from ganforge.training import train
+from ganforge.entry import train
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ("cgan-mnist", "acgan-mnist")

@@ -200,7 +200,7 @@ def scenario_die(out: Path, rank: int, hang: bool = False) -> None:
     import time
 
     from ganforge import config as C
-    from ganforge import training
+    from ganforge import entry
     from ganforge.errors import GanforgeError
 
     started = []
@@ -213,7 +213,7 @@ def scenario_die(out: Path, rank: int, hang: bool = False) -> None:
 
     hook(die)
     try:
-        training.train(C.from_dict(case(TOY, train={"steps": 50, "dist_timeout": 4})), out / "runs" / f"die{rank}")
+        entry.train(C.from_dict(case(TOY, train={"steps": 50, "dist_timeout": 4})), out / "runs" / f"die{rank}")
     except GanforgeError as e:
         (out / f"error-rank{rank}.txt").write_text(f"{time.monotonic() - started[0]:.1f}\n{e}")
 

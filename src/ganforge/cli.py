@@ -20,7 +20,7 @@ from .errors import GanforgeError
 
 def cmd_train(args, extra: list[str]) -> int | None:
     from . import dist, runs
-    from .training import train
+    from .entry import train
 
     if args.nproc > 1 and not dist.requested():
         return launch(args, extra)

@@ -31,6 +31,7 @@ from .config import Config
 from .data.base import DataInfo
 from .errors import ConfigError
 from .generator import Generator
+from .training import Trainer, pick_device
 
 # Stage 1 shares the stack's data (at the low resolution) and these run settings.
 _SHARED_DATA = ("name", "root", "split", "channels", "download", "max_memory_mb", "labels")
@@ -82,8 +83,6 @@ def train_stack(cfg: Config, out=None, resume=None) -> Path:
     calls this: each stage trains distributed (the Trainer's scheme), rank 0 alone reads and
     writes the run directory and decides what is left to train, and every process finishes
     stage 1 before any starts stage 2 (each Trainer ends at a barrier)."""
-    from .training import Trainer, pick_device
-
     check(cfg)
     dist.init(pick_device(cfg.train.device), cfg.train.dist_timeout)  # before runs.new: rank 0 chooses the directory
     if resume:

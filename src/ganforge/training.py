@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import assemble, checkpoint, config, data, dist, models, objectives, runs, viz
+from . import checkpoint, config, data, dist, models, objectives, runs, viz
 from .augment import DInput
 from .config import Config
 from .errors import ConfigError, GanforgeError
@@ -35,23 +35,6 @@ from .health import HealthMonitor, event_text
 from .log import Reporter, report, report_image
 from .models.layers import score_of
 from .precision import Precision, compile_nets, set_tf32
-
-
-def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None) -> Path:
-    """Train a GAN; returns the run directory. ``resume`` continues a run directory.
-    Under torchrun, every process calls this; they train one run together."""
-    assemble.validate(cfg)
-    try:
-        if cfg.model.stage1:  # a stack: stacked.py runs each stage through this Trainer in turn
-            from .stacked import train_stack
-
-            return train_stack(cfg, out, resume)
-        return Trainer(cfg, out, resume).run()
-    except dist.PeerLost as e:
-        raise GanforgeError(f"{e}; the last checkpoint in {out or resume or 'the run directory'} is intact: "
-                            "resume with ganforge train --resume RUN_DIR") from None
-    finally:
-        dist.shutdown()
 
 
 class TrainingStopped(GanforgeError):

@@ -1,0 +1,28 @@
+"""The one way in to training: ``train(cfg)`` runs a single GAN through the Trainer
+(training.py), or a stack, stage by stage, through stacked.py, which drives the same
+Trainer. Both import nothing from here, so neither imports the other's caller."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import assemble, dist
+from .config import Config
+from .errors import GanforgeError
+
+
+def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None) -> Path:
+    """Train a GAN; returns the run directory. ``resume`` continues a run directory.
+    Under torchrun, every process calls this; they train one run together."""
+    from .stacked import train_stack
+    from .training import Trainer
+
+    assemble.validate(cfg)
+    try:
+        if cfg.model.stage1:  # a stack: each stage is an ordinary run of the Trainer
+            return train_stack(cfg, out, resume)
+        return Trainer(cfg, out, resume).run()
+    except dist.PeerLost as e:
+        raise GanforgeError(f"{e}; the last checkpoint in {out or resume or 'the run directory'} is intact: "
+                            "resume with ganforge train --resume RUN_DIR") from None
+    finally:
+        dist.shutdown()
