@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     cached = any((cache / "classifiers").glob("*.pt")) if (cache / "classifiers").is_dir() else False
     t = time.perf_counter()
     train_src = data.build(data_cfg)
-    ex = features.build("classifier", g.info, train=train_src)
+    features.build("classifier", g.info, train=train_src)
     rows.append((f"classifier: {'load (cached)' if cached else 'train'} on MNIST train; hash, build the source", time.perf_counter() - t))
 
     for label in ("evaluate, real statistics uncached", "evaluate, real statistics cached"):

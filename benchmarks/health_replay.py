@@ -3,7 +3,7 @@ HealthMonitor, to check a change of detection rules against runs already made:
 
     python benchmarks/health_replay.py RUN_DIR [RUN_DIR ...]
 """
-import json, sys, glob
+import json, sys
 from ganforge import objectives
 from ganforge.config import ObjectiveConfig
 from ganforge.health import HealthMonitor

@@ -9,7 +9,6 @@ from ganforge import data
 from ganforge.config import DataConfig
 from ganforge.metrics import toy_scores
 
-from conftest import tiny
 
 
 @pytest.mark.parametrize("name, n_modes, std, radius", [("ring8", 8, 0.01, 1.0), ("grid25", 25, 0.05, 4 * math.sqrt(2))])

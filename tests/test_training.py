@@ -1,6 +1,4 @@
 import json
-import pickle
-import zipfile
 from pathlib import Path
 
 import numpy as np
