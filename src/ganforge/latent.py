@@ -28,8 +28,6 @@ from . import runs, viz
 from .errors import ConfigError
 
 LATENTS_SUFFIX = ".latents.npz"
-PAD = 2  # pixels between tiles, before enlarging (as viz.grid)
-MIN_TILE = 64  # tiles smaller than this are enlarged by an integer factor (as viz.save_grid)
 
 
 # ============================================================================ latent files
@@ -364,13 +362,13 @@ def write_interpolations(g, pairs: list[tuple[torch.Tensor, torch.Tensor]], stem
     written = []
     for p in range(P):
         path = stem.with_name(f"{stem.name}-{names[p]}.png")
-        viz.save_image(viz.grid(tiles[p], nrow=S), path, _scale(tiles.shape[2]))
+        viz.save_image(viz.grid(tiles[p], nrow=S), path, viz.tile_scale(tiles.shape[2]))
         save_latents(path, zs[p], None if y is None else y[p * S:(p + 1) * S], cell=_cell_index(1, S), t=t, method=method)
         written.append(path)
     gif = stem.with_name(stem.name + ".gif")
     frames = [viz.grid(tiles[:, s], nrow=P) for s in list(range(S)) + list(range(S - 2, 0, -1))]
     durations = [ms_per_frame * (5 if i in (0, S - 1) else 1) for i in range(len(frames))]
-    _save_gif(frames, gif, durations, _scale(tiles.shape[2]))
+    viz.save_gif(frames, gif, durations, viz.tile_scale(tiles.shape[2]))
     save_latents(gif, zs.reshape(P * S, -1), y, cell=_cell_index(P, S), t=t, method=method)
     return written + [gif]
 
@@ -391,8 +389,8 @@ def write_latent_grid(g, path: str | Path, lo: float = -2.0, hi: float = 2.0, n:
     if g.info.kind == "points":
         fig = _points_latent_figure(x, coords, path, max(abs(lo), abs(hi)), g.info, title, ("z[0]", "z[1]"))
     else:
-        fig = tile_figure(_as_cells(viz.to_uint8(x), n, n), path, col_labels=_fmt(xs), row_labels=_fmt(ys),
-                          xlabel="z[0]", ylabel="z[1]", title=title)
+        fig = viz.tile_figure(_as_cells(viz.to_uint8(x), n, n), path, col_labels=_fmt(xs), row_labels=_fmt(ys),
+                              xlabel="z[0]", ylabel="z[1]", title=title)
     fig["latents"] = save_latents(path, z, y, cell=_cell_index(n, n), coords=coords)
     fig.update(z=z, coords=coords, x=x)
     return fig
@@ -412,8 +410,8 @@ def write_plane(g, path: str | Path, base: torch.Tensor, d1: torch.Tensor, d2: t
     if g.info.kind == "points":
         fig = _points_latent_figure(x, coords, path, float(offsets.abs().max()), g.info, title, ("a (along d1)", "b (along d2)"))
     else:
-        fig = tile_figure(_as_cells(viz.to_uint8(x), n, n), path, col_labels=_fmt(offsets), row_labels=_fmt(offsets.flip(0)),
-                          xlabel="a (along d1)", ylabel="b (along d2)", title=title)
+        fig = viz.tile_figure(_as_cells(viz.to_uint8(x), n, n), path, col_labels=_fmt(offsets), row_labels=_fmt(offsets.flip(0)),
+                              xlabel="a (along d1)", ylabel="b (along d2)", title=title)
     fig["latents"] = save_latents(path, z, y, cell=_cell_index(n, n), coords=coords, base=base, d1=d1, d2=d2, step=step)
     fig.update(z=z, coords=coords, x=x)
     return fig
@@ -448,9 +446,9 @@ def write_arithmetic(g, path: str | Path, za, zb, zc, ya=None, yb=None, yc=None,
     for (r, c), tile in zip(cells, x):
         grid[r][c] = tile
     a, b, c = names
-    fig = tile_figure(grid, path, row_labels=[a, b, c, f"{a} − {b} + {c}"],
-                      title=f"last column: image of the group's mean vector; last row: mean({a}) − mean({b}) + mean({c}), "
-                            f"then {n_perturb} × (+ {sigma:g}·N(0, I))")
+    fig = viz.tile_figure(grid, path, row_labels=[a, b, c, f"{a} − {b} + {c}"],
+                          title=f"last column: image of the group's mean vector; last row: mean({a}) − mean({b}) + mean({c}), "
+                                f"then {n_perturb} × (+ {sigma:g}·N(0, I))")
     fig["latents"] = save_latents(path, z, y, cell=torch.tensor(cells), sigma=sigma, seed=seed,
                                   group_sizes=[len(za), len(zb), len(zc)], **v)
     fig.update(z=z, y=y, images=x)
@@ -468,8 +466,8 @@ def write_class_sweep(g, path: str | Path, z: torch.Tensor, row_names: list[str]
     zz = z.repeat_interleave(k, 0)
     y = torch.arange(k).repeat(len(z))
     x = viz.to_uint8(g(zz, y))
-    fig = tile_figure(_as_cells(x, len(z), k), path, col_labels=names, row_labels=row_names,
-                      xlabel="class", title="each row: one fixed z, every class")
+    fig = viz.tile_figure(_as_cells(x, len(z), k), path, col_labels=names, row_labels=row_names,
+                          xlabel="class", title="each row: one fixed z, every class")
     fig["latents"] = save_latents(path, zz, y, cell=_cell_index(len(z), k))
     fig.update(z=zz, y=y, images=x)
     return fig
@@ -494,9 +492,9 @@ def write_class_interpolation(g, path: str | Path, z: torch.Tensor, row_names: l
     x = viz.to_uint8(generate_with_embeddings(g, zz, ee))
     names = class_names(g)
     cols = [names[k0]] + [f"{v:.2f}" for v in t[1:-1].tolist()] + [names[k1]]
-    fig = tile_figure(_as_cells(x, len(z), steps), path, col_labels=cols, row_labels=row_names,
-                      xlabel=f"class embedding: (1 − t)·e[{names[k0]}] + t·e[{names[k1]}]",
-                      title="each row: one fixed z; the class moves between two classes")
+    fig = viz.tile_figure(_as_cells(x, len(z), steps), path, col_labels=cols, row_labels=row_names,
+                          xlabel=f"class embedding: (1 − t)·e[{names[k0]}] + t·e[{names[k1]}]",
+                          title="each row: one fixed z; the class moves between two classes")
     fig["latents"] = save_latents(path, zz, None, cell=_cell_index(len(z), steps), embedding=ee, t=t.repeat(len(z)),
                                   y_from=k0, y_to=k1)
     fig.update(z=zz, e=ee, images=x)
@@ -557,19 +555,19 @@ def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple
              f"(ratio {stats['ratio'] or float('nan'):.2f})")
     cell = None
     if g_a.info.kind == "points":
-        colours = position_colours(z[:, :2].double(), 2.5)
+        colours = viz.position_colours(z[:, :2].double(), 2.5)
         lim = 1.1 * max(g_a.info.point_scale, g_b.info.point_scale)
-        fig = points_figure([{"points": xa, "colours": colours, "title": f"A: {names[0]}", "centers": g_a.info.centers, "lim": lim},
-                             {"points": xb, "colours": colours, "title": f"B: {names[1]}", "centers": g_b.info.centers, "lim": lim}],
-                            path, title + "\ncolour = the latent z (hue: angle of z[0:2], saturation: its radius)")
+        fig = viz.points_figure([{"points": xa, "colours": colours, "title": f"A: {names[0]}", "centers": g_a.info.centers, "lim": lim},
+                                 {"points": xb, "colours": colours, "title": f"B: {names[1]}", "centers": g_b.info.centers, "lim": lim}],
+                                path, title + "\ncolour = the latent z (hue: angle of z[0:2], saturation: its radius)")
     else:
         ta, tb = viz.to_uint8(xa), viz.to_uint8(xb)
         sep = np.full((*ta.shape[1:2], 1, ta.shape[3]), 128, np.uint8)  # grey: A | B of one pair
         pairs = np.stack([np.concatenate([a, sep, b], 1) for a, b in zip(ta, tb)])
         per_row = math.ceil(math.sqrt(n))
         rows_ = math.ceil(n / per_row)
-        fig = tile_figure(_as_cells(pairs, rows_, per_row), path, title=title, scale=_scale(ta.shape[1]),
-                          col_labels=["A | B"] * per_row)
+        fig = viz.tile_figure(_as_cells(pairs, rows_, per_row), path, title=title, scale=viz.tile_scale(ta.shape[1]),
+                              col_labels=["A | B"] * per_row)
         cell = _cell_index(rows_, per_row)[:n]
     fig["latents"] = save_latents(path, z, g_a.labels_for(n), cell=cell, y_b=g_b.labels_for(n))
     json_path = Path(path).with_suffix(".json")
@@ -580,117 +578,10 @@ def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple
 
 # ============================================================================ figures
 
-def tile_figure(cells: list[list[np.ndarray | None]], path: str | Path, row_labels=None, col_labels=None,
-                xlabel: str = "", ylabel: str = "", title: str = "", scale: int | None = None, dpi: int = 100) -> dict:
-    """Tiles (uint8 (H, W, C), None = blank) on a white canvas with 2-px gaps, enlarged by an
-    integer factor (nearest neighbour) as viz.save_grid does, placed pixel for pixel into a
-    matplotlib figure (figimage: no resampling) whose axes carry the row and column labels.
-
-    Returns {"path", "canvas_box": (top, left, height, width) of the canvas in the PNG,
-    "scale", "xticks": [(column, label)], "yticks": [(row, label)]}.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows, cols = len(cells), max(len(r) for r in cells)
-    h, w, c = next(t for r in cells for t in r if t is not None).shape
-    s = scale or _scale(h)
-    canvas = np.full((rows * (h + PAD) + PAD, cols * (w + PAD) + PAD, c), 255, np.uint8)
-    for r, row in enumerate(cells):
-        for k, tile in enumerate(row):
-            if tile is not None:
-                canvas[PAD + r * (h + PAD): PAD + r * (h + PAD) + h, PAD + k * (w + PAD): PAD + k * (w + PAD) + w] = tile
-    canvas = canvas.repeat(s, 0).repeat(s, 1)
-    H, W = canvas.shape[:2]
-    cw, ch = (w + PAD) * s, (h + PAD) * s  # cell pitch
-    xticks = _thin(list(col_labels or []), cw, [6.5 * len(l) + 6 for l in col_labels or []])
-    yticks = _thin(list(row_labels or []), ch, [12] * len(row_labels or []))
-    rotate = any(len(lbl) * 6.5 > cw for _, lbl in xticks)
-    longest_x = max((len(lbl) for _, lbl in xticks), default=0)
-    left = 8 + (20 if ylabel else 0) + (int(6.5 * max((len(lbl) for _, lbl in yticks), default=0)) + 10 if yticks else 0)
-    bottom = 8 + (20 if xlabel else 0) + ((int(6.5 * longest_x) + 10 if rotate else 20) if xticks else 0)
-    top = 8 + (22 * (title.count("\n") + 1) if title else 0)
-    right = 10
-    # A title wider than the canvas would be cut: widen the figure (text ≈ 6.5 px per character at 9 pt).
-    title_w = int(6.5 * max((len(line) for line in title.split("\n")), default=0))
-    extra = max(0, title_w - (left + W + right))
-    left, right = left + extra // 2, right + extra - extra // 2
-    FW, FH = left + W + right, top + H + bottom
-    fig = plt.figure(figsize=(FW / dpi, FH / dpi), dpi=dpi)
-    # uint8 RGB is drawn as is; a grey image would go through a colormap, which rounds.
-    fig.figimage(canvas.repeat(3, 2) if c == 1 else canvas, xo=left, yo=bottom, origin="upper")
-    ax = fig.add_axes([left / FW, bottom / FH, W / FW, H / FH])
-    ax.patch.set_visible(False)
-    for sp in ax.spines.values():
-        sp.set_visible(False)
-    ax.set_xlim(0, W)
-    ax.set_ylim(H, 0)
-    ax.set_xticks([PAD * s + k * cw + w * s / 2 for k, _ in xticks], [lbl for _, lbl in xticks],
-                  fontsize=8, rotation=90 if rotate else 0)
-    ax.set_yticks([PAD * s + r * ch + h * s / 2 for r, _ in yticks], [lbl for _, lbl in yticks], fontsize=8)
-    ax.tick_params(length=3 if xticks or yticks else 0)
-    if xlabel:
-        ax.set_xlabel(xlabel, fontsize=9)
-    if ylabel:
-        ax.set_ylabel(ylabel, fontsize=9)
-    if title:
-        fig.text(0.5, 1 - 6 / FH, title, ha="center", va="top", fontsize=9)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return {"path": Path(path), "size": (FW, FH), "canvas_box": (top, left, H, W), "scale": s, "xticks": xticks, "yticks": yticks}
-
-
-def points_figure(panels: list[dict], path: str | Path, title: str = "", dpi: int = 100) -> dict:
-    """Side-by-side scatter panels, 400×400 px each plus a title band: each panel a dict with
-    points (N, 2), colours (N, 3), title, and optionally centers (marked x), lim, xlabel, ylabel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    band = 22 * (title.count("\n") + 1) if title else 0
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), (400 + band) / dpi), dpi=dpi, squeeze=False,
-                             layout="constrained")
-    for ax, p in zip(axes[0], panels):
-        pts = np.asarray(p["points"])
-        ax.scatter(pts[:, 0], pts[:, 1], s=6, c=np.asarray(p["colours"]), linewidths=0)
-        if p.get("centers") is not None:
-            cc = np.asarray(p["centers"])
-            ax.scatter(cc[:, 0], cc[:, 1], s=30, marker="x", c="k", label="mode centres")
-        if p.get("lim"):
-            ax.set_xlim(-p["lim"], p["lim"])
-            ax.set_ylim(-p["lim"], p["lim"])
-        ax.set_aspect("equal")
-        ax.set_title(p.get("title", ""), fontsize=9)
-        ax.set_xlabel(p.get("xlabel", ""), fontsize=8)
-        ax.set_ylabel(p.get("ylabel", ""), fontsize=8)
-        ax.tick_params(labelsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return {"path": Path(path)}
-
-
-def position_colours(coords: torch.Tensor, radius: float) -> np.ndarray:
-    """RGB colours for 2-D positions: hue = angle around the origin, saturation = distance /
-    radius (white at the origin), so neighbouring positions get similar colours."""
-    from matplotlib.colors import hsv_to_rgb
-
-    c = np.asarray(coords, np.float64)
-    hue = (np.arctan2(c[:, 1], c[:, 0]) / (2 * np.pi)) % 1.0
-    sat = np.clip(np.hypot(c[:, 0], c[:, 1]) / radius, 0, 1)
-    return hsv_to_rgb(np.stack([hue, sat, np.full_like(hue, 0.85)], 1))
-
-
 def _points_latent_figure(x, coords, path, radius, info, title, axis_names) -> dict:
-    colours = position_colours(coords, radius)
+    colours = viz.position_colours(coords, radius)
     r = 1.05 * radius
-    return points_figure([
+    return viz.points_figure([
         {"points": coords, "colours": colours, "title": "latent positions", "lim": r, "xlabel": axis_names[0], "ylabel": axis_names[1]},
         {"points": x, "colours": colours, "title": "generated points (same colours)", "centers": info.centers,
          "lim": 1.1 * info.point_scale, "xlabel": "x", "ylabel": "y"}], path, title)
@@ -727,34 +618,5 @@ def _as_cells(tiles: np.ndarray, rows: int, cols: int) -> list[list[np.ndarray |
     return [[next(it, None) for _ in range(cols)] for _ in range(rows)]
 
 
-def _scale(side: int) -> int:
-    return max(1, MIN_TILE // side)
-
-
 def _fmt(values: torch.Tensor) -> list[str]:
     return [f"{v:.3g}".replace("-", "−") for v in values.tolist()]
-
-
-def _thin(labels: list[str], pitch: float, sizes: list[float]) -> list[tuple[int, str]]:
-    """(index, label) for the labels that fit at ``pitch`` pixels apart (``sizes``: each
-    label's extent along the axis): every k-th, always the first and the last."""
-    if not labels:
-        return []
-    need = max(sizes)
-    k = math.ceil(need / pitch) if pitch < need and len(labels) > 2 else 1
-    keep = list(range(0, len(labels), k))
-    if keep[-1] != len(labels) - 1:
-        keep[-1] = len(labels) - 1
-    return [(i, labels[i]) for i in keep]
-
-
-def _save_gif(frames: list[np.ndarray], path: Path, durations: list[int], scale: int) -> None:
-    from PIL import Image
-
-    def im(a):
-        img = Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)
-        return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
-
-    images = [im(f) for f in frames]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)

@@ -1,4 +1,5 @@
-"""Pictures of a run: image grids, toy scatter plots, loss plots and the timelapse GIF.
+"""Pictures of a run: image grids, toy scatter plots, loss plots and the timelapse GIF; and
+the labelled figures of latent exploration (tiles with axes, side-by-side scatter panels).
 
 Pillow writes grids and GIFs (no torchvision needed); matplotlib (Agg) draws plots.
 """
@@ -11,6 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+PAD = 2  # pixels between tiles, before enlarging
+MIN_TILE = 64  # tiles smaller than this are enlarged by an integer factor, so digits stay legible
+
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """Images in [-1, 1], (N, C, H, W) → uint8 (N, H, W, C)."""
@@ -18,12 +22,13 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).numpy()
 
 
-def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.ndarray:
-    """uint8 (N, H, W, C) → one uint8 (H', W', C) image, row-major, ``nrow`` images per row."""
+def grid(images: np.ndarray, nrow: int | None = None, pad: int = PAD, fill: int = 0) -> np.ndarray:
+    """uint8 (N, H, W, C) → one uint8 (H', W', C) image, row-major, ``nrow`` images per row,
+    ``pad`` pixels of ``fill`` between them."""
     n, h, w, c = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     rows = math.ceil(n / nrow)
-    out = np.zeros((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), np.uint8)
+    out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), fill, np.uint8)
     for i, im in enumerate(images):
         r, col = divmod(i, nrow)
         out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = im
@@ -39,9 +44,14 @@ def save_image(array: np.ndarray, path: Path, scale: int = 1) -> None:
     img.save(path)
 
 
-def save_grid(x: torch.Tensor, path: Path, nrow: int | None = None, min_tile: int = 64) -> None:
-    """A grid PNG; tiles smaller than ``min_tile`` pixels are enlarged so digits stay legible."""
-    save_image(grid(to_uint8(x), nrow), path, scale=max(1, min_tile // x.shape[-1]))
+def tile_scale(side: int) -> int:
+    """The integer factor that enlarges a tile of ``side`` pixels to about MIN_TILE."""
+    return max(1, MIN_TILE // side)
+
+
+def save_grid(x: torch.Tensor, path: Path, nrow: int | None = None) -> None:
+    """A grid PNG; small tiles are enlarged (tile_scale) so digits stay legible."""
+    save_image(grid(to_uint8(x), nrow), path, scale=tile_scale(x.shape[-1]))
 
 
 def scatter(fake: np.ndarray, real: np.ndarray | None, path: Path, centers=None, title: str = "", lim: float | None = None) -> None:
@@ -70,14 +80,20 @@ def scatter(fake: np.ndarray, real: np.ndarray | None, path: Path, centers=None,
     plt.close(fig)
 
 
-def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 250) -> None:
-    """The timelapse: one frame per snapshot, the last held longer."""
-    images = [Image.open(p).convert("RGB") for p in frames]
+def save_gif(frames: list[Path | np.ndarray], path: Path, durations: list[int] | None = None, scale: int = 1) -> None:
+    """An animated GIF of ``frames`` (PNG paths or uint8 (H, W, C) arrays), each enlarged ``scale``
+    times, looping. Without ``durations``, the timelapse's: 250 ms a frame, the last held 1.5 s."""
+    def image(f):
+        img = Image.open(f).convert("RGB") if isinstance(f, (str, Path)) else Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f)
+        return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
+
+    images = [image(f) for f in frames]
     if not images:
         return
     size = images[-1].size
     images = [im.resize(size) if im.size != size else im for im in images]
-    durations = [ms_per_frame] * (len(images) - 1) + [1500]
+    durations = durations or [250] * (len(images) - 1) + [1500]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
 
 
@@ -107,3 +123,123 @@ def plot_losses(rows: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+# ============================================================================ labelled figures
+
+def tile_figure(cells: list[list[np.ndarray | None]], path: str | Path, row_labels=None, col_labels=None,
+                xlabel: str = "", ylabel: str = "", title: str = "", scale: int | None = None, dpi: int = 100) -> dict:
+    """Tiles (uint8 (H, W, C), None = blank) on a white canvas with 2-px gaps, enlarged by an
+    integer factor (nearest neighbour) as save_grid does, placed pixel for pixel into a
+    matplotlib figure (figimage: no resampling) whose axes carry the row and column labels.
+
+    Returns {"path", "canvas_box": (top, left, height, width) of the canvas in the PNG,
+    "scale", "xticks": [(column, label)], "yticks": [(row, label)]}.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = max(len(r) for r in cells)
+    first = next(t for r in cells for t in r if t is not None)
+    h, w, c = first.shape
+    blank = np.full_like(first, 255)
+    tiles = np.stack([t if t is not None else blank for r in cells for t in r + [None] * (cols - len(r))])
+    s = scale or tile_scale(h)
+    canvas = grid(tiles, nrow=cols, pad=PAD, fill=255).repeat(s, 0).repeat(s, 1)
+    H, W = canvas.shape[:2]
+    cw, ch = (w + PAD) * s, (h + PAD) * s  # cell pitch
+    xticks = _thin(list(col_labels or []), cw, [6.5 * len(l) + 6 for l in col_labels or []])
+    yticks = _thin(list(row_labels or []), ch, [12] * len(row_labels or []))
+    rotate = any(len(lbl) * 6.5 > cw for _, lbl in xticks)
+    longest_x = max((len(lbl) for _, lbl in xticks), default=0)
+    left = 8 + (20 if ylabel else 0) + (int(6.5 * max((len(lbl) for _, lbl in yticks), default=0)) + 10 if yticks else 0)
+    bottom = 8 + (20 if xlabel else 0) + ((int(6.5 * longest_x) + 10 if rotate else 20) if xticks else 0)
+    top = 8 + (22 * (title.count("\n") + 1) if title else 0)
+    right = 10
+    # A title wider than the canvas would be cut: widen the figure (text ≈ 6.5 px per character at 9 pt).
+    title_w = int(6.5 * max((len(line) for line in title.split("\n")), default=0))
+    extra = max(0, title_w - (left + W + right))
+    left, right = left + extra // 2, right + extra - extra // 2
+    FW, FH = left + W + right, top + H + bottom
+    fig = plt.figure(figsize=(FW / dpi, FH / dpi), dpi=dpi)
+    # uint8 RGB is drawn as is; a grey image would go through a colormap, which rounds.
+    fig.figimage(canvas.repeat(3, 2) if c == 1 else canvas, xo=left, yo=bottom, origin="upper")
+    ax = fig.add_axes([left / FW, bottom / FH, W / FW, H / FH])
+    ax.patch.set_visible(False)
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+    ax.set_xlim(0, W)
+    ax.set_ylim(H, 0)
+    ax.set_xticks([PAD * s + k * cw + w * s / 2 for k, _ in xticks], [lbl for _, lbl in xticks],
+                  fontsize=8, rotation=90 if rotate else 0)
+    ax.set_yticks([PAD * s + r * ch + h * s / 2 for r, _ in yticks], [lbl for _, lbl in yticks], fontsize=8)
+    ax.tick_params(length=3 if xticks or yticks else 0)
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=9)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=9)
+    if title:
+        fig.text(0.5, 1 - 6 / FH, title, ha="center", va="top", fontsize=9)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return {"path": Path(path), "size": (FW, FH), "canvas_box": (top, left, H, W), "scale": s, "xticks": xticks, "yticks": yticks}
+
+
+def points_figure(panels: list[dict], path: str | Path, title: str = "", dpi: int = 100) -> dict:
+    """Side-by-side scatter panels, 400×400 px each plus a title band: each panel a dict with
+    points (N, 2), colours (N, 3), title, and optionally centers (marked x), lim, xlabel, ylabel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    band = 22 * (title.count("\n") + 1) if title else 0
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), (400 + band) / dpi), dpi=dpi, squeeze=False,
+                             layout="constrained")
+    for ax, p in zip(axes[0], panels):
+        pts = np.asarray(p["points"])
+        ax.scatter(pts[:, 0], pts[:, 1], s=6, c=np.asarray(p["colours"]), linewidths=0)
+        if p.get("centers") is not None:
+            cc = np.asarray(p["centers"])
+            ax.scatter(cc[:, 0], cc[:, 1], s=30, marker="x", c="k", label="mode centres")
+        if p.get("lim"):
+            ax.set_xlim(-p["lim"], p["lim"])
+            ax.set_ylim(-p["lim"], p["lim"])
+        ax.set_aspect("equal")
+        ax.set_title(p.get("title", ""), fontsize=9)
+        ax.set_xlabel(p.get("xlabel", ""), fontsize=8)
+        ax.set_ylabel(p.get("ylabel", ""), fontsize=8)
+        ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return {"path": Path(path)}
+
+
+def position_colours(coords: torch.Tensor, radius: float) -> np.ndarray:
+    """RGB colours for 2-D positions: hue = angle around the origin, saturation = distance /
+    radius (white at the origin), so neighbouring positions get similar colours."""
+    from matplotlib.colors import hsv_to_rgb
+
+    c = np.asarray(coords, np.float64)
+    hue = (np.arctan2(c[:, 1], c[:, 0]) / (2 * np.pi)) % 1.0
+    sat = np.clip(np.hypot(c[:, 0], c[:, 1]) / radius, 0, 1)
+    return hsv_to_rgb(np.stack([hue, sat, np.full_like(hue, 0.85)], 1))
+
+
+def _thin(labels: list[str], pitch: float, sizes: list[float]) -> list[tuple[int, str]]:
+    """(index, label) for the labels that fit at ``pitch`` pixels apart (``sizes``: each
+    label's extent along the axis): every k-th, always the first and the last."""
+    if not labels:
+        return []
+    need = max(sizes)
+    k = math.ceil(need / pitch) if pitch < need and len(labels) > 2 else 1
+    keep = list(range(0, len(labels), k))
+    if keep[-1] != len(labels) - 1:
+        keep[-1] = len(labels) - 1
+    return [(i, labels[i]) for i in keep]
