@@ -86,7 +86,7 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
     """
     from .. import data
     from ..data.base import Source
-    from .evaluate import _version, content_hash, extractor_for, has_test_split, take
+    from .evaluate import _version, content_hash, extractor_for, take
 
     if generator.info.kind != "image":
         raise ConfigError("the memorization audit compares images; a 2-D toy has no training images to copy")
@@ -96,20 +96,7 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
     train_src = data.build(dataclasses.replace(cfg, split="train"))
     if tuple(train_src.info.shape) != tuple(generator.info.shape):
         raise ConfigError(f"the data {tuple(train_src.info.shape)} does not match the generator's images {tuple(generator.info.shape)}")
-    train_idx = torch.arange(len(train_src.images))
-    held_src = None
-    if has_test_split(cfg.name):
-        held_src = data.build(dataclasses.replace(cfg, split="test"))
-        perm = torch.randperm(len(held_src.images), generator=torch.Generator().manual_seed(seed))
-        held_images = take(held_src.images, perm[:n].sort().values)
-        heldout_desc = f"{len(held_images)} images of the test split"
-    else:
-        perm = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))
-        k = max(2, int(round(HELDOUT_FRACTION * len(train_idx))))
-        held_images = take(train_src.images, perm[:k].sort().values)
-        train_idx = perm[k:].sort().values
-        heldout_desc = (f"{k} training images ({HELDOUT_FRACTION:.0%}) left out of the search (no test split; "
-                        "the generator did see them)")
+    held_src, held_images, train_idx, heldout_desc = _heldout(cfg, train_src, n, seed)
 
     ex = extractor_for(features, train_src.info, train_src, weights)
     # Generated samples, quantized to uint8 as a saved image would be: both sides alike.
@@ -151,19 +138,42 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
                      "ganforge_version": _version(), "generator_step": generator.step},
     }
     if out is not False:
-        out = Path(out) if out else runs.Run(run_dir(generator)).audit
-        out.mkdir(parents=True, exist_ok=True)
-        plot_distances(m, out / "distances.png", quantile)
-        pix_idx = m["spaces"]["pixels"]["index"]
-        feat_idx = m["spaces"]["features"]["index"]
-        save_pairs([gen_images[closest], train_images[torch.as_tensor(pix_idx[closest])],
-                    gen_images[closest_f], train_images[torch.as_tensor(feat_idx[closest_f])]], out / "pairs.png")
-        summary["files"] = {"summary": str(out / "audit.json"), "distances": str(out / "distances.png"),
-                            "pairs": str(out / "pairs.png"),
-                            "pairs_rows": "1: generated samples closest to a training image in pixel space; 2: those "
-                                          "training images; 3 and 4: the same in feature space"}
-        runs.write_text(out / "audit.json", json.dumps(summary, indent=2))
+        _write(Path(out) if out else runs.Run(run_dir(generator)).audit, summary, m, quantile,
+               gen_images, train_images, closest, closest_f)
     return summary
+
+
+def _heldout(cfg, train_src, n: int, seed: int):
+    """(held-out Source or None, held-out images, indices of the training images searched, a
+    description): the test split's images when there is one, else a slice left out of the search."""
+    from .. import data
+    from .evaluate import has_test_split, take
+
+    train_idx = torch.arange(len(train_src.images))
+    if has_test_split(cfg.name):
+        held_src = data.build(dataclasses.replace(cfg, split="test"))
+        perm = torch.randperm(len(held_src.images), generator=torch.Generator().manual_seed(seed))
+        held_images = take(held_src.images, perm[:n].sort().values)
+        return held_src, held_images, train_idx, f"{len(held_images)} images of the test split"
+    perm = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))
+    k = max(2, int(round(HELDOUT_FRACTION * len(train_idx))))
+    return (None, take(train_src.images, perm[:k].sort().values), perm[k:].sort().values,
+            f"{k} training images ({HELDOUT_FRACTION:.0%}) left out of the search (no test split; the generator did see them)")
+
+
+def _write(out: Path, summary: dict, m: dict, quantile: float, gen_images, train_images, closest, closest_f) -> None:
+    """OUT/distances.png, OUT/pairs.png and OUT/audit.json (the summary, with the files' names added)."""
+    out.mkdir(parents=True, exist_ok=True)
+    plot_distances(m, out / "distances.png", quantile)
+    pix_idx = m["spaces"]["pixels"]["index"]
+    feat_idx = m["spaces"]["features"]["index"]
+    save_pairs([gen_images[closest], train_images[torch.as_tensor(pix_idx[closest])],
+                gen_images[closest_f], train_images[torch.as_tensor(feat_idx[closest_f])]], out / "pairs.png")
+    summary["files"] = {"summary": str(out / "audit.json"), "distances": str(out / "distances.png"),
+                        "pairs": str(out / "pairs.png"),
+                        "pairs_rows": "1: generated samples closest to a training image in pixel space; 2: those "
+                                      "training images; 3 and 4: the same in feature space"}
+    runs.write_text(out / "audit.json", json.dumps(summary, indent=2))
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
