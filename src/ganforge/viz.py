@@ -35,13 +35,16 @@ def grid(images: np.ndarray, nrow: int | None = None, pad: int = PAD, fill: int 
     return out
 
 
+def to_pil(array: np.ndarray, scale: int = 1) -> Image.Image:
+    """uint8 (H, W, C) → a Pillow image, enlarged ``scale`` times (nearest neighbour)."""
+    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
+
+
 def save_image(array: np.ndarray, path: Path, scale: int = 1) -> None:
     """uint8 (H, W, C) → PNG, enlarged ``scale`` times (nearest neighbour)."""
-    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    to_pil(array, scale).save(path)
 
 
 def tile_scale(side: int) -> int:
@@ -83,11 +86,7 @@ def scatter(fake: np.ndarray, real: np.ndarray | None, path: Path, centers=None,
 def save_gif(frames: list[Path | np.ndarray], path: Path, durations: list[int] | None = None, scale: int = 1) -> None:
     """An animated GIF of ``frames`` (PNG paths or uint8 (H, W, C) arrays), each enlarged ``scale``
     times, looping. Without ``durations``, the timelapse's: 250 ms a frame, the last held 1.5 s."""
-    def image(f):
-        img = Image.open(f).convert("RGB") if isinstance(f, (str, Path)) else Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f)
-        return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
-
-    images = [image(f) for f in frames]
+    images = [to_pil(np.asarray(Image.open(f).convert("RGB")) if isinstance(f, (str, Path)) else f, scale) for f in frames]
     if not images:
         return
     size = images[-1].size
