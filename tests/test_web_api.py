@@ -146,7 +146,7 @@ def test_inside_unit(tmp_path):
 # ------------------------------------------------------------------------------ uploads
 
 def test_oversized_uploads_are_refused(server):
-    from ganforge.web.server import MAX_JSON, MAX_UPLOAD
+    from ganforge.web.gates import MAX_JSON, MAX_UPLOAD
 
     big_csv = b"1,2\n" * (MAX_UPLOAD // 4 + 10)
     got, payload = call(server.url + "/api/playground/upload", raw=big_csv, headers={"Content-Type": "text/csv"})
@@ -302,7 +302,7 @@ def test_a_token_guards_a_server_off_loopback(runs_dir):
 
 def test_serve_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(runs_dir):
     from ganforge.cli import parser
-    from ganforge.web.server import is_loopback
+    from ganforge.web.gates import is_loopback
 
     assert parser().parse_args(["serve"]).host == "127.0.0.1"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
