@@ -51,7 +51,7 @@ def main() -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as runs:
-        from ganforge.web.server import BackgroundServer
+        from ganforge.web.testing import BackgroundServer
 
         server = BackgroundServer(Path(runs))
         url, pg = server.url, server.playground

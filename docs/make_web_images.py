@@ -34,7 +34,7 @@ def main() -> None:
     import torch
     from playwright.sync_api import sync_playwright
 
-    from ganforge.web.server import BackgroundServer
+    from ganforge.web.testing import BackgroundServer
 
     torch.set_num_threads(1)
     out = Path(args.out)

@@ -24,8 +24,8 @@ def chromium_path() -> str | None:
 
 
 def ServerThread(runs: Path, token: str | None = None):
-    """The app on a free loopback port, in a thread (ganforge.web.server.BackgroundServer)."""
-    from ganforge.web.server import BackgroundServer
+    """The app on a free loopback port, in a thread (ganforge.web.testing.BackgroundServer)."""
+    from ganforge.web.testing import BackgroundServer
 
     return BackgroundServer(runs, token)
 

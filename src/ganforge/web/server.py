@@ -286,35 +286,3 @@ def serve(runs: str | Path = "runs", host: str = "127.0.0.1", port: int = 8765, 
         pass
     print("ganforge serve: stopped", flush=True)
 
-
-
-class BackgroundServer:
-    """create_app(...) served by uvicorn on a free loopback port in a daemon thread, for tests,
-    benchmarks and scripts that drive the pages from the same process: ``.url``, ``.app``, ``.stop()``."""
-
-    def __init__(self, runs: str | Path, token: str | None = None, threads: int = 1, timeout: float = 60):
-        import threading
-        import time
-
-        import uvicorn
-
-        self.app = create_app(runs, token, threads=threads)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.time() + timeout
-        while not self.server.started:
-            if time.time() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"the server for {runs} did not start")
-            time.sleep(0.05)
-
-    @property
-    def playground(self) -> Playground:
-        return self.app.state.playground
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
