@@ -24,7 +24,7 @@ from pathlib import Path
 
 import ganforge
 from ganforge import config as C
-from ganforge import latent_cli
+from ganforge.cli import latent as latent_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"

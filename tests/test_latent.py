@@ -11,7 +11,8 @@ from PIL import Image
 
 import ganforge
 from ganforge import config as C
-from ganforge import latent, latent_cli, viz
+from ganforge import latent, viz
+from ganforge.cli import latent as latent_cli
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.metrics.evaluate import extractor_for, sources
 

@@ -305,7 +305,8 @@ def test_real_statistics_are_cached_on_disk(digits_run):
 
 @pytest.mark.filterwarnings("ignore:Matrix is singular", "ignore:frechet_distance")  # pixel FID at n = 100
 def test_cli_evaluate_and_audit(digits_run, tmp_path, capsys):
-    from ganforge import cli, eval_cli
+    from ganforge import cli
+    from ganforge.cli import evaluate as eval_cli
 
     def run(*argv):
         rest, extra = cli.split_overrides(list(argv))

@@ -1,26 +1,24 @@
-"""``ganforge`` commands: thin shells over the Python API (ganforge.train, ganforge.load, ...).
-
-Expected failures (GanforgeError) print one line and exit 2; anything else is a bug and
-keeps its traceback.
+"""``ganforge train | sample | export | info | diagnose | serve | presets``: thin shells over the
+Python API (ganforge.train, ganforge.load, ...). ``register(subparsers)`` adds them to the
+``ganforge`` parser.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from . import __version__, assemble, config
-from .errors import GanforgeError
+from .. import assemble, config
+from ..errors import GanforgeError
 
 
 def cmd_train(args, extra: list[str]) -> int | None:
-    from . import dist, runs
-    from .entry import train
+    from .. import dist, runs
+    from ..entry import train
 
     if args.nproc > 1 and not dist.requested():
         return launch(args, extra)
@@ -38,7 +36,7 @@ def cmd_train(args, extra: list[str]) -> int | None:
     for path in (r.final, r.losses, r.timelapse, r.metrics, run / "stage1", run / "stage2"):
         if path.exists():  # a stack's curves are in its stages' runs
             print(f"  {path}")
-    from .checkpoint import latest
+    from ..checkpoint import latest
 
     print(f"  {latest(r.checkpoints)}")
     return None
@@ -58,19 +56,19 @@ def launch(args, extra: list[str]) -> int:
 
 def resume_config(run: str, extra: list[str]) -> config.Config:
     """The run's own config; only train.* may change (e.g. more steps), never the networks."""
-    from . import checkpoint
+    from .. import checkpoint
 
     over = config.parse_overrides(extra)
     if set(over) - {"train"}:
         raise config.ConfigError(f"--resume: only train.* options can change, not {', '.join(sorted(set(over) - {'train'}))}.*")
-    from .stacked import is_stack
+    from ..stacked import is_stack
 
     base = config.yaml_dict(Path(run) / "config.yaml") if is_stack(run) else checkpoint.load(run)["config"]
     return assemble.from_dict(config.merge(base, over))
 
 
 def cmd_sample(args, extra) -> None:
-    from . import latent, load, viz
+    from .. import latent, load, viz
 
     g = load(args.checkpoint)
     out = Path(args.out)
@@ -101,15 +99,15 @@ def cmd_sample(args, extra) -> None:
 
 
 def cmd_export(args, extra) -> None:
-    from .export import export
+    from ..export import export
 
     out = export(args.checkpoint, args.out)
     print(f"exported the generator to {out}: model.safetensors, config.json, README.md, samples.png")
 
 
 def cmd_info(args, extra) -> None:
-    from . import data, models
-    from .loader import load
+    from .. import data, models
+    from ..loader import load
 
     if args.checkpoint:
         g = load(args.checkpoint)
@@ -152,7 +150,7 @@ def print_layers(name: str, net: torch.nn.Module, inputs, kwargs: dict | None = 
 
 
 def cmd_diagnose(args, extra) -> None:
-    from .diagnose import diagnose
+    from ..diagnose import diagnose
 
     text, png, page = diagnose(args.run)
     print(text)
@@ -161,7 +159,7 @@ def cmd_diagnose(args, extra) -> None:
 
 def cmd_serve(args, extra) -> None:
     try:
-        from .web.server import serve
+        from ..web.server import serve
     except ImportError as e:
         raise GanforgeError(f"ganforge serve needs the web extra ({e.name} is missing): pip install 'ganforge[web]'") from None
     serve(args.runs, args.host, args.port, args.threads)
@@ -181,21 +179,8 @@ def options_help() -> str:
         f"  --{k:<{width}} {h} (default {d})" for k, d, h in rows)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and inspect GANs.")
-    p.add_argument("--version", action="version", version=f"ganforge {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    t = sub.add_parser("train", help="train a GAN", epilog=options_help(), formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Configuration: dataclass defaults, then a preset or CONFIG.yaml, then --section.key VALUE overrides.")
-    t.add_argument("config", nargs="?", help="a YAML config file (it may start with `preset: NAME`)")
-    t.add_argument("--preset", help="a named preset (see `ganforge presets`)")
-    t.add_argument("--out", help="run directory; one that already holds a run is refused (default runs/PRESET, or -2, -3... if that holds one)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
-    t.add_argument("--nproc", type=int, default=1, metavar="N",
-                   help="train with N processes on this machine (starts torchrun; one GPU each on CUDA)")
-    t.set_defaults(func=cmd_train, accepts_dotted=True)
-
+def register(sub: argparse._SubParsersAction) -> None:
+    _register_train(sub)
     s = sub.add_parser("sample", help="draw samples from a trained generator")
     s.add_argument("checkpoint", metavar="RUN_DIR|CKPT")
     s.add_argument("-n", type=int, default=64, help="number of samples")
@@ -232,54 +217,14 @@ def parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("presets", help="list the presets")
     pr.set_defaults(func=cmd_presets)
 
-    from . import eval_cli, latent_cli
 
-    latent_cli.register(sub)
-    eval_cli.register(sub)
-    return p
-
-
-def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Take the dotted ``--section.key VALUE`` options out before argparse sees them
-    (otherwise a positional CONFIG would swallow an override's value)."""
-    rest, over, i = [], [], 0
-    while i < len(argv):
-        a = argv[i]
-        if a.startswith("--") and "." in a.split("=")[0]:
-            over.append(a)
-            if "=" not in a and i + 1 < len(argv):
-                over.append(argv[i + 1])
-                i += 1
-        else:
-            rest.append(a)
-        i += 1
-    return rest, over
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv, extra = split_overrides(sys.argv[1:] if argv is None else list(argv))
-    args = parser().parse_args(argv)
-    if extra and not getattr(args, "accepts_dotted", False):
-        parser().error(f"{args.command} takes no --section.key options: {' '.join(extra)}")
-    from .training import TrainingStopped
-
-    saved, warnings.formatwarning = warnings.formatwarning, one_line_warning
-    try:
-        code = args.func(args, extra)
-    except TrainingStopped as e:
-        print(f"ganforge: {e}", file=sys.stderr)
-        return 128 + e.signum
-    except GanforgeError as e:
-        print(f"ganforge: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ganforge: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        warnings.formatwarning = saved
-    return code or 0
-
-
-def one_line_warning(message, category, filename, lineno, line=None) -> str:
-    """A warning as a CLI user should see it: the message, not Python's file:line and source line."""
-    return f"ganforge: warning: {message}\n"
+def _register_train(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train", help="train a GAN", epilog=options_help(), formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Configuration: dataclass defaults, then a preset or CONFIG.yaml, then --section.key VALUE overrides.")
+    t.add_argument("config", nargs="?", help="a YAML config file (it may start with `preset: NAME`)")
+    t.add_argument("--preset", help="a named preset (see `ganforge presets`)")
+    t.add_argument("--out", help="run directory; one that already holds a run is refused (default runs/PRESET, or -2, -3... if that holds one)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train with N processes on this machine (starts torchrun; one GPU each on CUDA)")
+    t.set_defaults(func=cmd_train, accepts_dotted=True)

@@ -11,15 +11,15 @@ import argparse
 import dataclasses
 import math
 
-from . import runs
-from .errors import ConfigError
+from .. import runs
+from ..errors import ConfigError
 
 SOURCE_HELP = "a run directory (its latest checkpoint) or a checkpoint file"
 ALLOWED = {"evaluate": ("features.weights", "data.root"), "audit": ("features.weights", "data.root")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .metrics.evaluate import metric_names
+    from ..metrics.evaluate import metric_names
 
     p = sub.add_parser(
         "evaluate", help="score a generator (FID, KID, precision/recall, density/coverage, IS, toy modes) with its protocol",
@@ -80,9 +80,9 @@ def _data_config(generator, opts: dict):
 
 
 def cmd_evaluate(args, extra) -> None:
-    from . import load
-    from .metrics.audit import run_dir
-    from .metrics.evaluate import append_results, evaluate
+    from .. import load
+    from ..metrics.audit import run_dir
+    from ..metrics.evaluate import append_results, evaluate
 
     opts = dotted_options("evaluate", extra)
     g = load(args.checkpoint)
@@ -126,8 +126,8 @@ def _num(v) -> str:
 
 
 def cmd_audit(args, extra) -> None:
-    from . import load
-    from .metrics.audit import audit, run_dir
+    from .. import load
+    from ..metrics.audit import audit, run_dir
 
     opts = dotted_options("audit", extra)
     g = load(args.checkpoint)

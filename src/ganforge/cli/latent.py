@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from . import latent, runs
-from .errors import ConfigError
+from .. import latent, runs
+from ..errors import ConfigError
 
 SOURCE_HELP = "a run directory (its latest checkpoint) or a checkpoint file"
 LATENTS_HELP = ("latents file whose rows the indices address (default RUN/samples/latents.npz, the training "
@@ -27,6 +27,11 @@ OUT_HELP = "file stem X or X.png (writes X.png, X.latents.npz, ...), or a folder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    for add in (_add_interpolate, _add_latent_grid, _add_plane, _add_arithmetic, _add_sweep, _add_compare):
+        add(sub)
+
+
+def _add_interpolate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("interpolate", help="strips and a GIF between latent points (slerp or lerp)",
                        description="A strip PNG per pair of latent points and one GIF animating all pairs (there and back). "
                                    "Endpoints: --pairs (rows of the latents file), --seeds, or -n random pairs drawn with --seed.")
@@ -41,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: the start row's class in the latents file; random pairs: classes in turn)")
     p.set_defaults(func=cmd_interpolate)
 
+
+def _add_latent_grid(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("latent-grid", help="scan a 2-D latent space (nz = 2) over a square, axes labelled",
                        description="An n×n grid of G(z) over z ∈ [LO, HI]², z[0] left to right, z[1] bottom to top. "
                                    "For a 2-D points generator: the generated points coloured by their latent position.")
@@ -50,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--class", dest="cls", default=0, help="conditional models: the class (default 0)")
     p.set_defaults(func=cmd_latent_grid)
 
+
+def _add_plane(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plane", help="a grid over a 2-D plane through a latent point",
                        description="G(base + a·d1 + b·d2) for a, b ∈ step·(k − ⌊n/2⌋), k = 0..n−1 (n = 10: −5·step .. +4·step; "
                                    "the base is the cell at column ⌊n/2⌋, row n−1−⌊n/2⌋). Directions: random (two random "
@@ -64,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--class", dest="cls", default=None, help="conditional models: the class (default: the base row's, else 0)")
     p.set_defaults(func=cmd_plane)
 
+
+def _add_arithmetic(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("arithmetic", help="DCGAN-style vector arithmetic on group means: a − b + c",
                        description="Shows groups a, b, c (rows of the latents file), the images of their mean vectors, "
                                    "and mean(a) − mean(b) + mean(c) with a few perturbations result + sigma·N(0, I).")
@@ -77,6 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: a's first row's); members keep their own")
     p.set_defaults(func=cmd_arithmetic)
 
+
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="conditional models: every class at a fixed z, or a class interpolation",
                        description="Without --from/--to: one row per fixed z, one column per class. With --from K --to L: "
                                    "the class embedding moves linearly from K's to L's at each fixed z (needs a generator "
@@ -91,6 +104,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=8, help="columns of the class interpolation (default 8)")
     p.set_defaults(func=cmd_sweep)
 
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="the same latent vectors through two runs' generators, side by side, with a score",
                        description="Puts latents(n, --seed) through both generators (same nz needed), writes A | B pairs and "
                                    "prints the mean distance of paired outputs against that of unpaired ones (all i ≠ j); "
@@ -119,7 +134,7 @@ def _common(p: argparse.ArgumentParser, latents: bool = True) -> None:
 # ---------------------------------------------------------------------------- commands
 
 def cmd_interpolate(args, extra) -> None:
-    from . import load
+    from .. import load
 
     g = load(args.checkpoint)
     if args.pairs and args.seeds:
@@ -152,7 +167,7 @@ def cmd_interpolate(args, extra) -> None:
 
 
 def cmd_latent_grid(args, extra) -> None:
-    from . import load
+    from .. import load
 
     g = load(args.checkpoint)
     lo, hi = args.range
@@ -162,7 +177,7 @@ def cmd_latent_grid(args, extra) -> None:
 
 
 def cmd_plane(args, extra) -> None:
-    from . import load
+    from .. import load
 
     g = load(args.checkpoint)
     label = args.cls
@@ -187,7 +202,7 @@ def cmd_plane(args, extra) -> None:
 
 
 def cmd_arithmetic(args, extra) -> None:
-    from . import load
+    from .. import load
 
     g = load(args.checkpoint)
     z, y = _latents(args)
@@ -202,7 +217,7 @@ def cmd_arithmetic(args, extra) -> None:
 
 
 def cmd_sweep(args, extra) -> None:
-    from . import load
+    from .. import load
 
     g = load(args.checkpoint)
     latent.class_embedding(g)  # a clear error before anything else for an unconditional G
@@ -234,7 +249,7 @@ def cmd_sweep(args, extra) -> None:
 
 
 def cmd_compare(args, extra) -> None:
-    from . import load
+    from .. import load
 
     ga, gb = load(args.run_a), load(args.run_b)
     na, nb = latent.run_dir(args.run_a).name, latent.run_dir(args.run_b).name
