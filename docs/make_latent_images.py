@@ -1,6 +1,5 @@
-"""Train the models the README's latent-space section shows, then write its pictures with the
-same commands the README gives: docs/images/latent-*.png (and latent-interpolate.gif,
-latent-compare*.json).
+"""Train the models docs/latent.md shows, then write its pictures with the same commands the
+page gives: docs/images/latent-*.png (and latent-interpolate.gif, latent-compare*.json).
 
     python docs/make_latent_images.py                 # the full version (train.device auto: a GPU if there is one)
     python docs/make_latent_images.py --quick         # a few steps per model, pictures in a temp folder: checks the script

@@ -1,4 +1,4 @@
-"""The README's pictures of ``ganforge serve``: docs/images/web-playground.png,
+"""The pictures of ``ganforge serve`` in docs/web.md: docs/images/web-playground.png,
 web-dashboard.png and web-explorer.png, taken in headless Chromium (the system's, through
 Playwright) from the real pages.
 

@@ -484,9 +484,10 @@ def test_default_outputs_go_under_the_run(runs, capsys):
     assert latent_cli.out_stem(str(run) + "/", run, "d") == run / "d"
 
 
-def test_the_readme_pictures_script_runs_every_command(shared_datasets, tmp_path):
-    """docs/make_latent_images.py --quick: tiny runs, then every command the README shows."""
+def test_the_latent_pictures_script_runs_every_command(shared_datasets, tmp_path):
+    """docs/make_latent_images.py --quick: tiny runs, then every command docs/latent.md shows."""
     import importlib.util
+    import re
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "docs" / "make_latent_images.py"
@@ -495,6 +496,6 @@ def test_the_readme_pictures_script_runs_every_command(shared_datasets, tmp_path
     spec.loader.exec_module(script)
     script.main(["--quick", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "images")])
     names = {p.name for p in (tmp_path / "images").iterdir()}
-    readme = (path.parents[1] / "README.md").read_text()
-    shown = {line.split("(docs/images/")[1].rstrip(")") for line in readme.splitlines() if "](docs/images/latent-" in line}
-    assert shown and shown <= names  # every picture the README shows, written by the script
+    page = (path.parent / "latent.md").read_text()
+    shown = set(re.findall(r"\]\(images/(latent-[^)\s]+)\)", page))
+    assert shown and shown <= names  # every picture (and score file) the latent page shows, written by the script
