@@ -1,4 +1,6 @@
-"""runs.py: the run directory's layout, writes and reads; dist.py outside torchrun."""
+"""runs.py: the run directory's layout, writes and reads, what a run is and listing runs (for
+the CLI and the dashboard alike); dist.py outside torchrun."""
+import os
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,85 @@ def test_without_torchrun_dist_is_the_single_process_identity(monkeypatch):
     assert dist.whole_batch(t) is t
     assert dist.any_true(True) and not dist.any_true(False) and dist.mean_values({"a": 1.5}) == {"a": 1.5}
     assert dist.broadcast_object("x") == "x"
+
+
+# ---------------------------------------------------------------------------- what a run is, and listing runs
+# One definition (runs.is_run, runs.list_runs) serves the CLI and the dashboard alike.
+
+def _fake_run(path: Path, config: bool = True, checkpoints: bool = True) -> Path:
+    path.mkdir(parents=True)
+    if config:
+        (path / runs.CONFIG).write_text("data: {name: ring8}\n")
+    if checkpoints:
+        (path / runs.CHECKPOINTS).mkdir()
+    return path
+
+
+def _listed(root: Path) -> tuple[set, set]:
+    """(names runs.list_runs gives, names the dashboard lists), relative to root."""
+    from ganforge.web import runs_view
+
+    return ({p.relative_to(root).as_posix() for p in runs.list_runs(root)},
+            {r["name"] for r in runs_view.list_runs(root)})
+
+
+def test_a_run_is_a_config_or_a_checkpoints_folder_for_the_cli_and_the_dashboard(tmp_path):
+    from ganforge.web import runs_view
+
+    root = tmp_path / "runs"
+    _fake_run(root / "both")
+    _fake_run(root / "config-only", checkpoints=False)
+    _fake_run(root / "weights-only", config=False)
+    (root / "not-a-run" / "samples").mkdir(parents=True)
+    (root / "not-a-run" / "config.yaml").mkdir()  # a folder of that name is no config
+    assert [runs.is_run(root / n) for n in ("both", "config-only", "weights-only", "not-a-run")] == [True, True, True, False]
+    cli, web = _listed(root)
+    assert cli == web == {"both", "config-only", "weights-only"}
+    d = runs_view.detail(root, "weights-only")  # no config.yaml to show: empty, not an error
+    assert d["config_text"] == "" and d["checkpoint"] is None and d["summary"]["status"] == "stopped"
+    with pytest.raises(ConfigError, match="already holds a run"):
+        runs.choose(root / "weights-only")  # ganforge train --out never writes over its checkpoints
+    with pytest.raises(runs_view.NotFound, match="config.yaml or a checkpoints/ folder"):
+        runs_view.run_path(root, "not-a-run")
+
+
+def test_runs_are_listed_at_any_depth_but_not_inside_a_runs_own_folders(tmp_path):
+    root = tmp_path / "runs"
+    _fake_run(root / "sweep" / "lr" / "3e-4")  # three levels deep
+    stack = _fake_run(root / "stack")
+    _fake_run(stack / "stage1")
+    _fake_run(stack / "stage2")
+    (stack / "samples" / "config.yaml").mkdir(parents=True)  # a run's own folders hold no runs
+    _fake_run(stack / "checkpoints" / "old")
+    _fake_run(root / ".hidden" / "x")
+    cli, web = _listed(root)
+    assert cli == web == {"sweep/lr/3e-4", "stack", "stack/stage1", "stack/stage2"}
+    assert set(runs.list_runs(stack)) == {stack / "stage1", stack / "stage2"}  # the root itself is not listed
+
+
+def test_runs_are_listed_newest_first(tmp_path):
+    root = tmp_path / "runs"
+    old, new = _fake_run(root / "old"), _fake_run(root / "new")
+    os.utime(old / runs.CONFIG, (1_000_000, 1_000_000))
+    os.utime(old, (1_000_000, 1_000_000))
+    os.utime(old / runs.CHECKPOINTS, (1_000_000, 1_000_000))
+    assert runs.list_runs(root) == [new, old]
+    assert runs.list_runs(tmp_path / "missing") == []
+
+
+def test_a_symlinked_run_leading_outside_is_listed_by_neither(tmp_path):
+    from ganforge.web import runs_view
+
+    root = tmp_path / "runs"
+    inner = _fake_run(root / "group" / "inner")
+    outside = _fake_run(tmp_path / "elsewhere" / "secret")
+    (root / "out").symlink_to(outside, target_is_directory=True)
+    (root / "outdir").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (root / "alias").symlink_to(inner, target_is_directory=True)  # inside: followed, listed once by its own name
+    (root / "group" / "loop").symlink_to(root, target_is_directory=True)
+    cli, web = _listed(root)
+    assert cli == web == {"group/inner"}
+    for name in ("out", "outdir/secret"):
+        with pytest.raises(runs_view.Forbidden, match="outside the runs directory"):
+            runs_view.run_path(root, name)
+    assert runs_view.run_path(root, "alias") == inner.resolve()  # a link inside still opens the run

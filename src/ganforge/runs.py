@@ -238,19 +238,70 @@ def run_of(path: str | Path) -> Path:
 
 
 def is_run(path: str | Path) -> bool:
+    """A run directory: one with a config.yaml, or with a checkpoints/ folder. Every run
+    ganforge writes has both; a checkpoints/ folder alone (weights copied from elsewhere)
+    still counts, because ``sample``, ``--resume`` and the latent explorer need nothing more
+    (a checkpoint holds its whole config), and ``train --out`` must not write over it."""
     p = Path(path)
-    return (p / CONFIG).exists() or (p / CHECKPOINTS).exists()
+    return (p / CONFIG).is_file() or (p / CHECKPOINTS).is_dir()
 
 
 # ---------------------------------------------------------------------------- reading
 
+# A run's own folders hold files, never runs: the walk below does not look inside them.
+_NOT_RUNS = (SAMPLES, CHECKPOINTS, TENSORBOARD, LATENT, AUDIT)
+
+
 def list_runs(root: str | Path = "runs") -> list[Path]:
-    """Run directories under ``root`` (at any depth), newest first by last change."""
+    """The run directories under ``root`` (``is_run``), at any depth (a stack's stages too),
+    as ``root/...`` paths, newest first by last change; ``root`` itself is not listed.
+
+    Only what lies inside ``root``: a symlink that leads out of it is neither listed nor
+    followed, so a dashboard serving this list shows nothing from elsewhere. A symlink to a
+    directory inside ``root`` is followed, and each directory is listed once (under its own
+    name when it is reached both ways). Hidden directories (.git, temporary ones) are skipped."""
     root = Path(root)
     if not root.is_dir():
         return []
-    found = {p.parent for name in (CONFIG, CHECKPOINTS) for p in root.rglob(name)}
-    return sorted(found, key=lambda p: max(p.stat().st_mtime, *(f.stat().st_mtime for f in p.iterdir())), reverse=True)
+    base = root.resolve()
+    seen, found, todo, links = set(), [], [root], []
+    while todo or links:
+        d = todo.pop() if todo else links.pop()  # symlinks last: a run is listed by its own name
+        real = d.resolve()
+        if real in seen or (d != root and base not in real.parents):
+            continue
+        seen.add(real)
+        run = is_run(d)
+        if run and d != root:
+            found.append(d)
+        for p in _subdirs(d):
+            if not (run and p.name in _NOT_RUNS):
+                (links if p.is_symlink() else todo).append(p)
+    return sorted(found, key=_changed, reverse=True)
+
+
+def _subdirs(d: Path) -> list[Path]:
+    try:
+        entries = sorted(d.iterdir(), reverse=True)  # reversed: popped from the end, visited in name order
+    except OSError:  # unreadable: nothing to list there
+        return []
+    return [p for p in entries if not p.name.startswith(".") and p.is_dir()]
+
+
+def _changed(run: Path) -> float:
+    """The latest modification time of the run directory and its entries (a file may vanish
+    while this looks: an atomic write's temporary file renamed)."""
+    try:
+        entries = [run, *run.iterdir()]
+    except OSError:
+        entries = [run]
+    times = [0.0]
+    for p in entries:
+        try:
+            times.append(p.stat().st_mtime)
+        except OSError:
+            continue
+    return max(times)
 
 
 def read_metrics(run: str | Path) -> list[dict]:

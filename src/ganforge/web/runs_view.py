@@ -41,27 +41,20 @@ def inside(root: Path, rel: str) -> Path:
     return full
 
 
-def is_run(p: Path) -> bool:
-    return p.is_dir() and runs.Run(p).config.is_file()
-
-
 def run_path(root: Path, name: str) -> Path:
+    """The run called ``name`` (a path relative to root); what a run is, runs.is_run says."""
     p = inside(root, name)
-    if not is_run(p):
-        raise NotFound(f"run {name!r}: no run directory (with a config.yaml) of that name under the runs directory")
+    if not runs.is_run(p):
+        raise NotFound(f"run {name!r}: no run directory (with a config.yaml or a checkpoints/ folder) "
+                       "of that name under the runs directory")
     return p
 
 
 def list_runs(root: Path) -> list[dict]:
-    """Runs one or two levels under root (runs/NAME or runs/GROUP/NAME), newest first."""
+    """The summaries of the runs that runs.list_runs finds under root (at any depth, nothing
+    outside root), in its order: newest first."""
     root = Path(root)
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if is_run(p)]
-    found += [q for p in root.iterdir() if p.is_dir() and not is_run(p) for q in p.iterdir() if is_run(q)]
-    base = root.resolve()
-    found = [p for p in found if base in p.resolve().parents]  # symlinked runs from elsewhere are not listed
-    return sorted((summary(root, p) for p in found), key=lambda r: -r["modified"])
+    return [summary(root, p) for p in runs.list_runs(root)]
 
 
 def summary(root: Path, run: Path) -> dict:
@@ -98,6 +91,14 @@ def read_config(run: Path) -> dict:
     except (OSError, yaml.YAMLError):
         return {}
     return d if isinstance(d, dict) else {}
+
+
+def config_text(run: Path) -> str:
+    """config.yaml as written; empty for a run that has only checkpoints."""
+    try:
+        return runs.Run(run).config.read_text()
+    except OSError:
+        return ""
 
 
 def read_rows(run: Path) -> list[dict]:
@@ -144,7 +145,7 @@ def detail(root: Path, name: str, since: int = 0) -> dict:
         diagnosis = f"no diagnosis: {e}"
     ckpt = checkpoint.latest(runs.Run(run).checkpoints)
     return {"name": name, "summary": summary(root, run), "config": read_config(run),
-            "config_text": runs.Run(run).config.read_text(), "rows": train[since:], "n_rows": len(train),
+            "config_text": config_text(run), "rows": train[since:], "n_rows": len(train),
             "evals": evals, "events": json_safe(read_events(run)), "diagnosis": diagnosis, "frames": frames(run),
             "checkpoint": None if ckpt is None else ckpt.name}
 
