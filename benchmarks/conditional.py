@@ -31,7 +31,7 @@ from ganforge.data.arrays import load_official
 from ganforge.errors import GanforgeError
 from ganforge.metrics.classifier import predict
 from ganforge.metrics.features import domain_classifier
-from ganforge.entry import train
+from ganforge.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = ("cgan-mnist", "acgan-mnist")

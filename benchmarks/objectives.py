@@ -33,7 +33,7 @@ import ganforge
 from ganforge import config
 from ganforge.errors import GanforgeError
 from ganforge.metrics import toy_scores
-from ganforge.entry import train
+from ganforge.training import train
 
 OBJECTIVES = ("minimax", "nonsaturating", "wgan", "wgan-gp", "energy", "hinge", "lsgan")
 DATASETS = ("ring8", "grid25")

@@ -68,17 +68,17 @@ def fingerprint(game) -> str:
 
 
 def hook(every_step=None):
-    """Wrap training.gan_step: ``every_step(game, batches, step)`` may replace the batches."""
-    from ganforge import training
+    """Wrap the loop's gan_step: ``every_step(game, batches, step)`` may replace the batches."""
+    from ganforge.training import loop
 
-    real = training._real_gan_step = getattr(training, "_real_gan_step", training.gan_step)
+    real = loop._real_gan_step = getattr(loop, "_real_gan_step", loop.gan_step)
 
     def gan_step(game, batches):
         if every_step is not None:
             batches = every_step(game, batches, game.aug.step) or batches
         real(game, batches)
 
-    training.gan_step = gan_step
+    loop.gan_step = gan_step
 
 
 def train(cfg_dict: dict, out: Path, resume=False, every_step=None):
@@ -114,13 +114,13 @@ def scenario_every_step(out: Path, rank: int) -> None:
     from ganforge import training
 
     hook()
-    real, prints = training._real_gan_step, []
+    real, prints = training.loop._real_gan_step, []
 
     def after(game, batches):
         real(game, batches)
         prints.append(fingerprint(game))
 
-    training.gan_step = after
+    training.loop.gan_step = after
     training.Trainer(C.from_dict(CASES["acgan-diffaugment-noise"]), out / "runs" / "every-step").run()
     save(out / "every-step", rank, {"fingerprints": prints})
 
@@ -179,7 +179,7 @@ def scenario_healthstop(out: Path, rank: int) -> None:
         t, stopped = train(HEALTHSTOP, out / "runs" / "healthstop")
     finally:
         health.HealthMonitor.observe = real
-    save(out / "healthstop", rank, {"stopped": stopped, "has_monitor": t.health is not None, "run": str(t.dir)})
+    save(out / "healthstop", rank, {"stopped": stopped, "has_monitor": t.watch.monitor is not None, "run": str(t.dir)})
 
 
 def scenario_indivisible(out: Path, rank: int) -> None:
@@ -200,7 +200,7 @@ def scenario_die(out: Path, rank: int, hang: bool = False) -> None:
     import time
 
     from ganforge import config as C
-    from ganforge import entry
+    from ganforge import training
     from ganforge.errors import GanforgeError
 
     started = []
@@ -213,7 +213,7 @@ def scenario_die(out: Path, rank: int, hang: bool = False) -> None:
 
     hook(die)
     try:
-        entry.train(C.from_dict(case(TOY, train={"steps": 50, "dist_timeout": 4})), out / "runs" / f"die{rank}")
+        training.train(C.from_dict(case(TOY, train={"steps": 50, "dist_timeout": 4})), out / "runs" / f"die{rank}")
     except GanforgeError as e:
         (out / f"error-rank{rank}.txt").write_text(f"{time.monotonic() - started[0]:.1f}\n{e}")
 

@@ -13,7 +13,7 @@ from ganforge.config import ObjectiveConfig
 from ganforge.data import build as build_data
 from ganforge.config import DataConfig
 from ganforge.health import HealthMonitor, diversity
-from ganforge.training import HealthStop
+from ganforge.errors import HealthStop
 
 from conftest import tiny
 
@@ -258,10 +258,10 @@ class ConstantG(torch.nn.Module):
 
 
 def test_a_generator_with_one_constant_output_is_flagged_at_the_first_probe_of_a_run(tmp_path, monkeypatch, capsys):
-    from ganforge import models, training
+    from ganforge import models
 
     real_build = models.build
-    monkeypatch.setattr(training.models, "build", lambda cfg, info: (ConstantG(info.shape), real_build(cfg, info)[1]))
+    monkeypatch.setattr(models, "build", lambda cfg, info: (ConstantG(info.shape), real_build(cfg, info)[1]))
     cfg = C.from_dict(tiny({"data": {"name": "digits"}, "model": {"family": "dcgan"}},
                            train={"steps": 12, "log_every": 2}, health={"every": 4, "warmup": 0.25}))
     run = ganforge.train(cfg, out=tmp_path / "r")

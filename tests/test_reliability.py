@@ -13,10 +13,10 @@ import pytest
 import torch
 
 import ganforge
-from ganforge import checkpoint, training
+from ganforge import checkpoint, runs, training, viz
 from ganforge import config as C
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-from ganforge.training import TrainingDiverged
+from ganforge.errors import TrainingDiverged, TrainingStopped
 
 from conftest import tiny
 
@@ -96,7 +96,7 @@ def _poison(after_step: int, times: int):
 
 
 def test_a_transient_divergence_rolls_back_and_finishes(tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "gan_step", _poison(after_step=5, times=1))
+    monkeypatch.setattr(training.loop, "gan_step", _poison(after_step=5, times=1))
     cfg = C.from_dict(tiny(TOY, train={"steps": 8, "ckpt_every": 4, "log_every": 1}))
     run = ganforge.train(cfg, out=tmp_path / "r")
     state = checkpoint.load(run)
@@ -106,8 +106,33 @@ def test_a_transient_divergence_rolls_back_and_finishes(tmp_path, monkeypatch):
     assert '"event": "rollback"' in (run / "health.jsonl").read_text()
 
 
+def test_one_non_finite_row_rolls_back_exactly_once_even_when_health_acts_on_it_too(tmp_path, monkeypatch):
+    """health.action rollback, and the row that turns NaN also starts a health condition: the
+    loop acts on one decision, so training rolls back once (not once for health, once more for
+    the divergence)."""
+    from ganforge.health import HealthMonitor
+
+    observe = HealthMonitor.observe
+
+    def observe_and_plant(self, step, row):
+        events = observe(self, step, row)
+        if not all(isinstance(v, (int, float)) and v == v for v in row.values()):  # NaN: plant a condition
+            events.append({"step": step, "condition": "mode_collapse", "status": "start", "title": "mode collapse",
+                           "detail": "planted", "remedies": ["none"]})
+        return events
+
+    monkeypatch.setattr(HealthMonitor, "observe", observe_and_plant)
+    monkeypatch.setattr(training.loop, "gan_step", _poison(after_step=5, times=1))
+    cfg = C.from_dict(tiny(TOY, train={"steps": 8, "ckpt_every": 4, "log_every": 1, "max_rollbacks": 3},
+                           health={"action": "rollback", "warmup": 0.0}))
+    run = ganforge.train(cfg, out=tmp_path / "r")
+    rollbacks = [e for e in runs.read_health(run) if e.get("event") == "rollback"]
+    assert len(rollbacks) == 1 and checkpoint.load(run)["rollbacks"] == 1, rollbacks
+    assert rollbacks[0]["reason"].startswith("a non-finite loss")  # the divergence's rollback: both rates lowered
+
+
 def test_a_persistent_divergence_gives_up_after_the_bounded_attempts(tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "gan_step", _poison(after_step=3, times=10**9))
+    monkeypatch.setattr(training.loop, "gan_step", _poison(after_step=3, times=10**9))
     cfg = C.from_dict(tiny(TOY, train={"steps": 50, "ckpt_every": 2, "log_every": 1, "max_rollbacks": 2}))
     with pytest.raises(TrainingDiverged, match="2 rollbacks did not cure it"):
         ganforge.train(cfg, out=tmp_path / "r")
@@ -136,7 +161,7 @@ def test_a_full_disk_while_writing_samples_names_the_file(tmp_path, monkeypatch)
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "samples/step-000002.png")
 
-    monkeypatch.setattr(training.viz, "scatter", full)
+    monkeypatch.setattr(viz, "scatter", full)
     with pytest.raises(GanforgeError, match="could not write samples/step-000002.png: No space left on device"):
         ganforge.train(C.from_dict(tiny(TOY)), out=tmp_path / "r")
 
@@ -178,10 +203,10 @@ def test_exact_resume_covers_ema_augmentation_noise_and_critic_steps(tmp_path, m
         if game.aug.step == 3:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(training, "gan_step", interrupt_at_3)
-    with pytest.raises(training.TrainingStopped):
+    monkeypatch.setattr(training.loop, "gan_step", interrupt_at_3)
+    with pytest.raises(TrainingStopped):
         ganforge.train(cfg, out=tmp_path / "b")
-    monkeypatch.setattr(training, "gan_step", real)
+    monkeypatch.setattr(training.loop, "gan_step", real)
     assert checkpoint.load(tmp_path / "b")["step"] == 3
     ganforge.train(cfg, resume=tmp_path / "b")
     a, b = checkpoint.load(straight), checkpoint.load(tmp_path / "b")
@@ -197,7 +222,7 @@ def test_snapshot_files_stay_bounded(tmp_path):
     samples.mkdir()
     for step in range(1, 500):
         (samples / f"step-{step:06d}.png").write_bytes(b"")
-        training.thin_frames(samples)
+        viz.thin_frames(samples)
     frames = sorted(p.name for p in samples.iterdir())
-    assert len(frames) <= training.MAX_FRAMES
+    assert len(frames) <= viz.MAX_FRAMES
     assert frames[0] == "step-000001.png" and frames[-1] == "step-000499.png"

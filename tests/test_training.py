@@ -171,3 +171,21 @@ def test_resume_may_change_only_train_options(tmp_path, capsys):
     assert "only train.* options" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--train.steps", "6"]) == 0
     assert checkpoint.load(run)["step"] == 6
+
+
+# The package's modules a plain `import ganforge` loads (config, the registries, the loader and
+# what it rebuilds a generator from). It was 33 of 56 when loading imported the trainer.
+IMPORT_BOUND = 26
+
+
+def test_import_ganforge_and_loading_a_generator_do_not_import_the_training_loop(tmp_path):
+    import subprocess
+    import sys
+
+    run = ganforge.train(C.from_dict(tiny(TOY)), out=tmp_path / "r")
+    code = ("import sys, ganforge; n = sorted(m for m in sys.modules if m.startswith('ganforge')); "
+            f"g = ganforge.load({str(run)!r}); g.sample(4); "
+            "after = sorted(m for m in sys.modules if m.startswith('ganforge')); print(len(n)); print(' '.join(after))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert int(out[0]) <= IMPORT_BOUND, out
+    assert not [m for m in out[1].split() if m.startswith(("ganforge.training", "ganforge.cli", "ganforge.web"))], out[1]

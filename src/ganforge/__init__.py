@@ -28,7 +28,7 @@ def train(config: "Config | dict | str | Path", out: str | Path | None = None, r
     """
     from . import assemble
     from . import config as C
-    from .entry import train as _train
+    from .training import train as _train
 
     if isinstance(config, Config):
         cfg = C.from_dict(C.merge(config.to_dict(), overrides)) if overrides else config

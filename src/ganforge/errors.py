@@ -19,3 +19,19 @@ class DataError(GanforgeError):
 
 class CheckpointError(GanforgeError):
     """A checkpoint that is missing, truncated, foreign or incompatible."""
+
+
+class TrainingStopped(GanforgeError):
+    """SIGINT or SIGTERM: the step was finished and a checkpoint written."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
+class TrainingDiverged(GanforgeError):
+    """Non-finite losses or weights that rolling back did not cure."""
+
+
+class HealthStop(GanforgeError):
+    """health.action stop: a failure mode was detected; a checkpoint was written."""

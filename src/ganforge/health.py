@@ -294,3 +294,31 @@ def event_text(e: dict) -> str:
     if e["status"] == "start":
         return f"step {e['step']}: {e['title']}: {e['detail']}. Try: {e['remedies'][0]}"
     return f"step {e['step']}: {e['title']}: ended"
+
+
+# ---------------------------------------------------------------------------- deciding
+
+@dataclass(frozen=True)
+class Decision:
+    """What the training loop does after a logged row, decided here and carried out in one
+    place by the loop: nothing, warn (the events are printed), roll back, or stop."""
+
+    action: str = "none"  # none | warn | rollback | stop
+    reason: str = ""
+    events: tuple = ()  # the row's health events (started and ended conditions), to print
+    trigger: dict | None = None  # the event behind a health rollback or stop
+    lr_d_only: bool = False  # a health rollback lowers D's learning rate alone; a divergence, both
+
+
+def decide(step: int, row: dict, events: list[dict], action: str, conditions) -> Decision:
+    """One decision per row. A non-finite row is a divergence: roll back, whatever else the
+    row started (rolling back once cures both). Otherwise the first condition that started and
+    is among ``conditions`` triggers ``action`` (health.action: warn, stop or rollback)."""
+    events = tuple(events)
+    if not all(math.isfinite(v) for v in row.values() if isinstance(v, (int, float))):
+        return Decision("rollback", f"a non-finite loss at step {step}", events)
+    for e in events:
+        if e["status"] == "start" and e["condition"] in conditions and e["condition"] != "divergence" \
+                and action in ("stop", "rollback"):
+            return Decision(action, e["title"], events, e, lr_d_only=True)
+    return Decision("warn" if events else "none", "", events)

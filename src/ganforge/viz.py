@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import runs
+
 PAD = 2  # pixels between tiles, before enlarging
 MIN_TILE = 64  # tiles smaller than this are enlarged by an integer factor, so digits stay legible
 
@@ -242,3 +244,46 @@ def _thin(labels: list[str], pitch: float, sizes: list[float]) -> list[tuple[int
     if keep[-1] != len(labels) - 1:
         keep[-1] = len(labels) - 1
     return [(i, labels[i]) for i in keep]
+
+
+# ---------------------------------------------------------------------------- a training run's pictures
+
+@torch.no_grad()
+def snapshot(G, z, y, source, path: Path, title: str) -> None:
+    """A fixed-noise picture: an image grid, or generated over real points for 2-D toys.
+
+    G runs in eval mode (BatchNorm running statistics), as ``ganforge sample`` does, so
+    snapshots show what the saved generator produces and drawing them changes no state.
+    """
+    was_training = G.training
+    G.eval()
+    x = G(z, y).float().cpu()
+    G.train(was_training)
+    info = source.info
+    if info.kind == "points":
+        real, _ = source.real_samples(len(x), seed=0)
+        s = info.point_scale
+        scatter((x * s).numpy(), (real * s).numpy(), path, info.centers, title, lim=1.1 * s)
+    else:
+        save_grid(x, path)
+
+
+MAX_FRAMES = 100  # snapshot PNGs kept per run: long runs stay bounded on disk
+
+
+def thin_frames(samples: Path) -> None:
+    """Past MAX_FRAMES snapshots, drop every other one (never the first or the latest): the
+    timelapse still spans the whole run, at a coarser pace for its early part."""
+    frames = runs.frames(samples.parent)
+    if len(frames) > MAX_FRAMES:
+        for p in frames[1:-1:2]:
+            p.unlink(missing_ok=True)
+
+
+def finish(run: runs.Run) -> None:
+    """A run's summary pictures: the last snapshot as final.png, the timelapse, the losses."""
+    frames = run.frames()
+    if frames:
+        run.write(run.final, lambda f: f.write(frames[-1].read_bytes()))
+        save_gif(frames, run.timelapse)
+    plot_losses(runs.read_metrics(run.path), run.losses)

@@ -18,7 +18,7 @@ from ..errors import GanforgeError
 
 def cmd_train(args, extra: list[str]) -> int | None:
     from .. import dist, runs
-    from ..entry import train
+    from ..training import train
 
     if args.nproc > 1 and not dist.requested():
         return launch(args, extra)
@@ -56,14 +56,12 @@ def launch(args, extra: list[str]) -> int:
 
 def resume_config(run: str, extra: list[str]) -> config.Config:
     """The run's own config; only train.* may change (e.g. more steps), never the networks."""
-    from .. import checkpoint
+    from .. import checkpoint, runs
 
     over = config.parse_overrides(extra)
     if set(over) - {"train"}:
         raise config.ConfigError(f"--resume: only train.* options can change, not {', '.join(sorted(set(over) - {'train'}))}.*")
-    from ..stacked import is_stack
-
-    base = config.yaml_dict(Path(run) / "config.yaml") if is_stack(run) else checkpoint.load(run)["config"]
+    base = config.yaml_dict(Path(run) / "config.yaml") if runs.is_stack(run) else checkpoint.load(run)["config"]
     return assemble.from_dict(config.merge(base, over))
 
 

@@ -11,7 +11,7 @@ import sys
 import warnings
 
 from .. import __version__
-from ..errors import GanforgeError
+from ..errors import GanforgeError, TrainingStopped
 from . import commands, evaluate, latent
 
 
@@ -46,7 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if extra and not getattr(args, "accepts_dotted", False):
         parser().error(f"{args.command} takes no --section.key options: {' '.join(extra)}")
-    from ..training import TrainingStopped
 
     saved, warnings.formatwarning = warnings.formatwarning, one_line_warning
     try:
