@@ -191,3 +191,13 @@ def test_diffaugment_keeps_shapes_is_differentiable_and_noise_anneals():
 def test_combinations_that_make_no_sense_are_rejected_with_a_reason(overrides, fragment):
     with pytest.raises(ConfigError, match=fragment):
         assemble.from_dict(overrides)
+
+
+def test_checks_read_what_each_objective_declares_not_its_name():
+    """A new objective is one class: the checks find it by its capabilities."""
+    from ganforge.objectives import OBJECTIVES, having
+
+    assert having("clips_weights") == ["wgan"] and having("default_gp") == ["wgan-gp"]
+    assert having("smooths_labels") == ["lsgan", "minimax", "nonsaturating"]
+    assert having("takes_autoencoder") == ["energy"] and having("lower_is_real") == ["energy"]
+    assert {n for n in OBJECTIVES.names() if OBJECTIVES.get(n).critic} == {"wgan", "wgan-gp", "hinge", "lsgan", "energy"}

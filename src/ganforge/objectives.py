@@ -26,9 +26,16 @@ OBJECTIVES: Registry[type["Objective"]] = Registry("objective")
 
 
 class Objective:
+    """Each objective declares what it is in the class attributes below, so checks and reports
+    read capabilities rather than names, and a new objective is one class."""
+
     critic = False  # True: D's score is an unbounded critic value, not a logit
     saturating = False  # True: G's loss gradient is scaled by D(G(z)), vanishing as D wins
-    default_gp = 0.0
+    default_gp = 0.0  # the gradient penalty weight when objective.gp_weight is not given
+    clips_weights = False  # True: D's weights are clipped after each step, which a gradient penalty would contradict
+    smooths_labels = True  # True: D learns real/fake targets, so one-sided label smoothing has a target to soften
+    lower_is_real = False  # True: D's output is an energy, lower on real data than on generated
+    takes_autoencoder = False  # True: D's output may be an autoencoder D's reconstruction error (an energy)
 
     def __init__(self, cfg: ObjectiveConfig):
         self.cfg = cfg
@@ -55,8 +62,7 @@ class Objective:
         whether a sample scores on the right side of the other batch's mean."""
         r, f = score_of(out_real), score_of(out_fake)
         if self.critic:
-            lower_is_real = isinstance(self, Energy)
-            r, f = (f.mean() - r, f - r.mean()) if lower_is_real else (r - f.mean(), r.mean() - f)
+            r, f = (f.mean() - r, f - r.mean()) if self.lower_is_real else (r - f.mean(), r.mean() - f)
             return (r > 0).float().mean(), (f > 0).float().mean()
         return (r > 0).float().mean(), (f < 0).float().mean()
 
@@ -118,6 +124,8 @@ class WGAN(Objective):
     kept (roughly) 1-Lipschitz by clipping its weights to [-c, c] after every step."""
 
     critic = True
+    clips_weights = True
+    smooths_labels = False
 
     def d_loss_real(self, s):
         return -s.mean()
@@ -140,6 +148,7 @@ class WGANGP(WGAN):
     random interpolates x̂ of real and fake, instead of clipping."""
 
     default_gp = 10.0
+    clips_weights = False
 
     def after_d_step(self, D):
         pass
@@ -150,6 +159,7 @@ class Hinge(Objective):
     """Lim & Ye 2017; Miyato et al. 2018: D minimizes [1 - D(x)]+ + [1 + D(G(z))]+; G minimizes -D(G(z))."""
 
     critic = True
+    smooths_labels = False
 
     def d_loss_real(self, s):
         return F.relu(1.0 - s).mean()
@@ -185,6 +195,9 @@ class Energy(Objective):
     reconstruction error is an energy already, and its code feeds the pulling-away term."""
 
     critic = True
+    smooths_labels = False
+    lower_is_real = True
+    takes_autoencoder = True
 
     def energy(self, out) -> torch.Tensor:
         return out.score if isinstance(out, DOut) and out.code is not None else F.softplus(score_of(out))
@@ -250,23 +263,35 @@ def build(cfg: ObjectiveConfig) -> Objective:
     return OBJECTIVES.get(cfg.name)(cfg)
 
 
+def having(capability: str) -> list[str]:
+    """The names of the objectives that declare ``capability`` (a class attribute)."""
+    return [n for n in OBJECTIVES.names() if getattr(OBJECTIVES.get(n), capability)]
+
+
+def _listed(names: list[str], last: str = "and") -> str:
+    return ", ".join(names[:-1]) + f" {last} " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def check(cfg: Config, info) -> None:
-    """Reject combinations the papers do not allow, with the reason."""
+    """Reject combinations the papers do not allow, with the reason. Objectives are told apart
+    by what their classes declare (clips_weights, smooths_labels, ...), never by name."""
     o, m = cfg.objective, cfg.model
     obj = OBJECTIVES.get(o.name)
     gp = obj.default_gp if o.gp_weight is None else o.gp_weight
-    if o.name == "wgan" and gp:
-        raise ConfigError("objective.gp_weight with objective.name = 'wgan': weight clipping together with a "
-                          "gradient penalty; use objective.name wgan-gp (penalty) or gp_weight 0 (clipping)")
+    if obj.clips_weights and gp:
+        raise ConfigError(f"objective.gp_weight with objective.name = {o.name!r}: weight clipping together with a "
+                          f"gradient penalty; use objective.name {_listed(having('default_gp'), 'or')} (penalty) "
+                          "or gp_weight 0 (clipping)")
     if gp and m.d_norm == "batch":
         raise ConfigError("model.d_norm = 'batch' with a gradient penalty: BatchNorm makes each critic output depend "
                           "on the whole batch, so the per-sample gradient the penalty constrains is not defined "
                           "(Gulrajani et al. 2017, sec. 4); use model.d_norm layer or none")
-    if o.label_smoothing and o.name not in ("minimax", "nonsaturating", "lsgan"):
+    if o.label_smoothing and not obj.smooths_labels:
         raise ConfigError(f"objective.label_smoothing with objective.name = {o.name!r}: smoothing needs real/fake "
-                          "targets; it applies to minimax, nonsaturating and lsgan")
-    if m.d_arch == "autoencoder" and o.name != "energy":
-        raise ConfigError("model.d_arch = 'autoencoder' gives an energy, not a score: use objective.name energy")
+                          f"targets; it applies to {_listed(having('smooths_labels'))}")
+    if m.d_arch == "autoencoder" and not obj.takes_autoencoder:
+        raise ConfigError("model.d_arch = 'autoencoder' gives an energy, not a score: "
+                          f"use objective.name {_listed(having('takes_autoencoder'), 'or')}")
     if m.d_arch == "autoencoder" and m.conditional != "none":
         raise ConfigError("model.d_arch = 'autoencoder' has no class input: use model.conditional none")
     if o.mode_seeking and cfg.train.batch_size < 2:
