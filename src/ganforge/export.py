@@ -3,7 +3,7 @@
     DIR/model.safetensors   the generator's weights (the EMA weights when the run kept them);
                             for a stacked GAN both stages' generators, under g1. and g2.
     DIR/config.json         the run's config and data description: what rebuilds the network
-                            (for a stack, each stage's too: stacked.load_stack reads it as it
+                            (for a stack, each stage's too: stack.load_stack reads it as it
                             reads a stack checkpoint)
     DIR/README.md           a model card: data, objective, steps, evaluation results with
                             their protocol, and a sample grid (DIR/samples.png)
@@ -74,7 +74,7 @@ def generator_state(state: dict) -> tuple[dict, dict]:
     if "stages" not in state:
         ema = "G_ema" in state
         return state["G_ema" if ema else "G"], {"ema": ema}
-    from .stacked import stack_weights
+    from .stack import stack_weights
 
     stages = [{"config": s["config"], "data_info": s["data_info"], "step": int(s["step"]),
                "ema": bool(s["config"]["train"]["ema"])} for s in state["stages"]]
@@ -101,7 +101,7 @@ def load(path: str | Path, device: str | torch.device = "cpu"):
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{p / WEIGHTS} is truncated or not a safetensors file ({e})") from None
     if "stages" in meta:  # a stacked GAN: config.json holds both stages' configs, as a stack checkpoint does
-        from .stacked import load_stack
+        from .stack import load_stack
 
         return load_stack(meta, p / WEIGHTS, device, weights)
     cfg, info = config.from_dict(meta["config"]), DataInfo.from_dict(meta["data_info"])

@@ -1,6 +1,6 @@
 """``ganforge.load``: a Generator from what a run leaves behind, a checkpoint, a run directory
 (its latest checkpoint), a stacked GAN's checkpoint or an export directory. It sits above
-generator, export and stacked, so none of them imports another to find its way back."""
+generator, export and stack, so none of them imports another to find its way back."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ import torch
 from . import checkpoint, config, export, models
 from .data.base import DataInfo
 from .generator import Generator
-from .stacked import load_stack
+from .stack import load_stack
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Generator:

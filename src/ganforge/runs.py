@@ -5,6 +5,7 @@
     RUN/samples/step-N.png   fixed-noise snapshots        RUN/samples/final.png, latents.npz
     RUN/checkpoints/step-N.pt, best.pt                    RUN/losses.png, timelapse.gif
     RUN/latent/, RUN/audit/, RUN/diagnose.png|html        written later by ganforge's commands
+    RUN/stage1/, RUN/stage2/ a stacked GAN's stages, each a run of this layout
 
 Training writes through a ``Run``; with several processes only rank 0's ``Run`` writes (the
 others' writes are no-ops), so a file is never written twice or half by two processes.
@@ -40,6 +41,7 @@ BEST = "best.pt"  # in checkpoints/
 LATENT = "latent"  # latent-space pictures (ganforge interpolate, plane, ...)
 AUDIT = "audit"  # the memorization audit's pictures
 DIAGNOSE_PNG, DIAGNOSE_HTML = "diagnose.png", "diagnose.html"
+STAGES = ("stage1", "stage2")  # a stacked GAN's stages: each an ordinary run inside the stack's directory
 _FRAME = re.compile(r"step-(\d+)\.png$")
 
 
@@ -132,6 +134,10 @@ class Run:
 
     def frames(self) -> list[Path]:
         return frames(self.path)
+
+    def stages(self) -> list[Path]:
+        """A stack's stage run directories, stage 1 first."""
+        return [self.path / name for name in STAGES]
 
     def exists(self) -> bool:
         return is_run(self.path)
@@ -244,6 +250,12 @@ def is_run(path: str | Path) -> bool:
     (a checkpoint holds its whole config), and ``train --out`` must not write over it."""
     p = Path(path)
     return (p / CONFIG).is_file() or (p / CHECKPOINTS).is_dir()
+
+
+def is_stack(path: str | Path) -> bool:
+    """A stacked GAN's run directory: its own config, and stage 1's run inside."""
+    p = Path(path)
+    return (p / STAGES[0]).is_dir() and (p / CONFIG).is_file()
 
 
 # ---------------------------------------------------------------------------- reading
