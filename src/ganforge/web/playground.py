@@ -1,14 +1,14 @@
-"""The playground: a GAN on 2-D points, trained in a thread with ganforge's own Game and
-gan_step, and drawn as frames (points, D's surface, G's manifold, G's gradients, scores).
+"""The playground: a GAN on 2-D points, trained in a thread through training's public API
+(a ``training.Session``: ganforge's own Game and gan_step, health at the training cadence),
+and drawn as frames (points, D's surface, G's manifold, G's gradients, scores).
 
 Every change the page asks for is a config change, validated by ``assemble.from_dict`` like
-any YAML, then applied to the live networks: learning rates and k in place, an objective or
-penalty by a new objective (and a new D when the energy objective needs an autoencoder),
-width, depth or nz by new networks. One lock serializes training steps and requests.
+any YAML, then given to the session (``Session.reconfigure``: learning rates, k and the
+objective in place); width, depth, nz, data or seed need new networks, so a new Session.
+One lock serializes training steps and requests.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import shutil
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import assemble, config, data, objectives, runs, training
+from .. import assemble, config, data, runs
 from ..errors import ConfigError
-from ..health import HealthMonitor
-from ..log import Reporter
 from ..metrics.toy import toy_scores
+from ..training import Session
+from .runs_view import json_safe
 
 PRESET = "gan-ring8"  # the networks the playground starts from (MLP 128x3, nz 2, batch 256)
 FPS = 20  # frames built per second while training
@@ -45,22 +45,7 @@ PARAMS = {
     "label_smoothing": ("objective.label_smoothing", float), "mode_seeking": ("objective.mode_seeking", float),
     "seed": ("train.seed", int),
 }
-NETS = {"model.nz", "model.g_hidden", "model.d_hidden", "model.d_arch", "data.name", "data.root", "train.seed"}
 MAX_WIDTH, MAX_DEPTH, MAX_BATCH = 1024, 8, 4096
-
-
-class _Held:
-    """An optimizer whose step does nothing: a one-network step is gan_step with the
-    other network's update held, so every step goes through the library's own loop."""
-
-    def __init__(self, opt):
-        self.opt = opt
-
-    def zero_grad(self, set_to_none: bool = True):
-        self.opt.zero_grad(set_to_none=set_to_none)
-
-    def step(self):
-        pass
 
 
 class Playground:
@@ -71,14 +56,12 @@ class Playground:
         base = config.preset_dict(PRESET)
         base["train"] = {**base.get("train", {}), "ema": 0.0, "device": "cpu", "progress": False, "tensorboard": False,
                          "log_every": HEALTH_EVERY}
-        base["health"] = {"every": PROBE_EVERY}
+        base["health"] = {"every": PROBE_EVERY, "warmup": PROBE_EVERY / base["train"]["steps"]}  # judged from the first probe on
         self.cfg = assemble.from_dict(base)
         self.playing = self.slow = False
         self.frame, self.frame_id, self.frame_time, self.generation = "null", 0, 0.0, 0
         self.rows: list[dict] = []  # one per frame while training: the live curves
         self.rows_base = 0  # rows dropped from the front (MAX_ROWS)
-        self.log_rows: list[dict] = []  # one per HEALTH_EVERY steps: metrics.jsonl of a saved run
-        self.events: list[dict] = []
         self.steps_per_s = 0.0
         self.thread_cpu = 0.0  # CPU seconds the training thread has used (the benchmark's clock)
         self._stop = threading.Event()
@@ -89,26 +72,25 @@ class Playground:
 
     # -- building ------------------------------------------------------------------------
     def _build(self) -> None:
-        """Fresh networks, optimizers, data and history for self.cfg (a reset)."""
+        """A new Session for self.cfg (a reset), and the fixed latents and points the frames show."""
         cfg = self.cfg
-        training.seed_everything(cfg.train.seed)
-        self.source = data.build(cfg.data, cfg.train.seed)
-        self.info = self.source.info
-        self.game = training.make_game(cfg, self.info, torch.device("cpu"))
-        self.batches = self.source.batches(cfg.train.batch_size, torch.device("cpu"))
+        self.session = Session(cfg)
         gen = torch.Generator().manual_seed(cfg.train.seed + 1)
         self.z_show = torch.randn(N_SHOW, cfg.model.nz, generator=gen)
         self.z_score = torch.randn(2500, cfg.model.nz, generator=gen)
         self.real_show = self.source.real_samples(N_SHOW, seed=0)[0]
-        self.step, self.rows, self.rows_base, self.log_rows, self.events = 0, [], 0, [], []
+        self.rows, self.rows_base = [], 0
         self.generation += 1
-        self._acc, self._frame_acc, self._scores = {}, {}, {}
-        self._new_health()
+        self._frame_acc, self._scores = {}, {}
         self.view = self._fit_view(None)
         self._make_frame()
 
-    def _new_health(self) -> None:
-        self.health = HealthMonitor(None, self.cfg.health.window, self.game.obj, PROBE_EVERY, "points")
+    # What the page and the server read of the session.
+    game = property(lambda self: self.session.game)
+    source = property(lambda self: self.session.source)
+    info = property(lambda self: self.session.info)
+    step = property(lambda self: self.session.step)
+    events = property(lambda self: self.session.events)
 
     def update(self, changes: dict) -> dict:
         """Apply the page's changes (names from PARAMS); a ConfigError names a bad one."""
@@ -152,22 +134,9 @@ class Playground:
         return self.settings()
 
     def _apply(self, cfg) -> None:
-        old, self.cfg = self.cfg, cfg
-        flat = lambda c: {f"{s}.{k}": v for s, sec in c.to_dict().items() if isinstance(sec, dict) for k, v in sec.items()}
-        changed = {k for k, v in flat(cfg).items() if flat(old)[k] != v}
-        g = self.game
-        if changed & NETS:
+        self.cfg = cfg
+        if not self.session.reconfigure(cfg):
             return self._build()
-        if changed & {"objective.name", "objective.gp_weight", "objective.r1_weight", "objective.label_smoothing",
-                      "objective.mode_seeking"}:
-            g.obj = objectives.build(cfg.objective)
-            self._new_health()
-        for opt, lr in ((g.opt_g, cfg.optim.lr_g), (g.opt_d, cfg.optim.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr
-        g.k = cfg.train.d_steps
-        if "train.batch_size" in changed:
-            self.batches = self.source.batches(cfg.train.batch_size, torch.device("cpu"))
         self._make_frame()
 
     def set_points(self, pts: np.ndarray) -> dict:
@@ -207,7 +176,7 @@ class Playground:
                 self._build()
             elif action in ("step", "d_step", "g_step"):
                 self.playing = False
-                self._step({"step": "full", "d_step": "d", "g_step": "g"}[action])
+                self._step(action)
             else:
                 raise ConfigError(f"unknown action {action!r}: expected play, pause, slow, fast, reset, step, d_step or g_step")
             self._make_frame()  # the page learns the new state with the next frame
@@ -215,33 +184,10 @@ class Playground:
         return self.state()
 
     def _step(self, which: str = "full") -> None:
-        g = self.game
-        if which == "d":
-            g = dataclasses.replace(g, opt_g=_Held(g.opt_g), k=1)
-        elif which == "g":
-            g = dataclasses.replace(g, opt_d=_Held(g.opt_d), k=1)
-        with Reporter(None) as rep:
-            training.gan_step(g, self.batches)
-            row = rep.flush(self.step)
-        self.step += which == "full"  # a step is a G step after k D steps
-        for acc in (self._acc, self._frame_acc):
-            for k, v in row.items():
-                if k not in ("step", "time"):
-                    acc.setdefault(k, []).append(v)
-        if which != "full":
-            return
-        if self.step % PROBE_EVERY == 0:
-            fake = self._G(self.z_score[:256])
-            for k, v in self.health.probe(self.step, fake, self.source.real_samples(256, seed=0)[0], self.info).items():
-                self._acc.setdefault(k, []).append(v)
-        if self.step % SCORE_EVERY == 0:
+        for k, v in self.session.step_once({"step": "full", "d_step": "d", "g_step": "g"}.get(which, which)).items():
+            self._frame_acc.setdefault(k, []).append(v)
+        if which == "full" and self.step % SCORE_EVERY == 0:
             self._score()
-        if self.step % HEALTH_EVERY == 0:
-            row = {"step": self.step, "time": round(time.time(), 3), **{k: _mean(v) for k, v in self._acc.items()}}
-            self._acc = {}
-            self.log_rows.append(row)
-            for e in self.health.observe(self.step, row):
-                self.events.append(e)
 
     @torch.no_grad()
     def _G(self, z: torch.Tensor) -> torch.Tensor:
@@ -290,8 +236,7 @@ class Playground:
 
     def _pause_with(self, title: str, detail: str) -> None:
         self.playing = False
-        self.events.append({"step": self.step, "condition": "divergence", "status": "start", "title": title,
-                            "detail": detail})
+        self.session.note({"condition": "divergence", "status": "start", "title": title, "detail": detail})
 
     @property
     def stopped(self) -> bool:
@@ -341,7 +286,7 @@ class Playground:
                "steps_per_s": self.steps_per_s}
         self._frame_acc = {}
         if "loss_d" in row:
-            self.rows.append(_clean(row))
+            self.rows.append(json_safe(row))
             if len(self.rows) > MAX_ROWS:
                 self.rows, self.rows_base = self.rows[MAX_ROWS // 2:], self.rows_base + MAX_ROWS // 2
         frame = {"step": self.step, "view": self.view, "real": _flat(self.real_show * s), "fake": _flat(fake),
@@ -361,38 +306,17 @@ class Playground:
         """A normal run directory (config.yaml, checkpoints/, metrics.jsonl, health.jsonl,
         samples/): ``ganforge sample``, ``train --resume`` and ``diagnose`` accept it."""
         with self.lock:
-            if not self.log_rows:
-                raise ConfigError(f"train at least {HEALTH_EVERY} steps before saving (nothing logged yet)")
             run = runs.free(Path(runs_dir) / name)
             run.mkdir(parents=True)
             try:
-                return self._write_run(run)
+                over = None
+                if self.cfg.data.name == "points":  # the drawn points travel with the run
+                    shutil.copy(self.points_dir / "points.csv", run / "points.csv")
+                    over = {"data": {"root": str((run / "points.csv").resolve())}}
+                return self.session.save(run, over)
             except BaseException:
                 shutil.rmtree(run, ignore_errors=True)  # never leave half a run behind
                 raise
-
-    def _write_run(self, run: Path) -> Path:
-        d = self.cfg.to_dict()
-        d["train"].update(steps=max(d["train"]["steps"], self.step + 1000), progress=True, tensorboard=False)
-        if d["data"]["name"] == "points":
-            shutil.copy(self.points_dir / "points.csv", run / "points.csv")
-            d["data"]["root"] = str((run / "points.csv").resolve())
-        trainer = training.Trainer(assemble.from_dict(d), out=run)
-        g, t = self.game, trainer.game
-        t.G.load_state_dict(g.G.state_dict())
-        t.D.load_state_dict(g.D.state_dict())
-        t.opt_g.load_state_dict(g.opt_g.state_dict())
-        t.opt_d.load_state_dict(g.opt_d.state_dict())
-        if trainer.health is not None:
-            trainer.health.load_state_dict(self.health.state_dict())
-        trainer.step = self.step
-        trainer.save()
-        trainer.snapshot()
-        r = trainer.run_dir
-        runs.write_text(r.metrics, "".join(json.dumps(_clean(row)) + "\n" for row in self.log_rows))
-        runs.write_text(r.health, "".join(json.dumps(e) + "\n" for e in self.events))
-        training.finish(r)
-        return run
 
 
 def latent_grid(nz: int, n: int = GRID, r: float = 2.0) -> torch.Tensor:
@@ -408,11 +332,6 @@ def latent_grid(nz: int, n: int = GRID, r: float = 2.0) -> torch.Tensor:
 
 def _mean(v: list) -> float:
     return float(sum(v) / len(v))
-
-
-def _clean(row: dict) -> dict:
-    """JSON has no NaN or Inf: those become null."""
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in row.items()}
 
 
 def _flat(t: torch.Tensor) -> list[float]:
