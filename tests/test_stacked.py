@@ -61,6 +61,17 @@ def test_stack_config_errors_name_the_option(tmp_path, photos):
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()  # refused before any directory
 
 
+def test_assemble_validate_refuses_a_bad_stack_before_anything_is_built(tmp_path, photos):
+    from ganforge import assemble
+
+    good = stack_cfg(tmp_path, photos).to_dict()
+    for change, message in (({"family": "dcgan"}, "model.family must be upsample"),
+                            ({"stage1": "no-such-preset"}, "model.stage1 = 'no-such-preset'")):
+        with pytest.raises(C.ConfigError, match=message):
+            assemble.validate(C.from_dict(C.merge(good, {"model": change})))
+    assert assemble.validate(C.from_dict(good)) is not None
+
+
 def test_upsample_generator_without_a_condition_says_so():
     cfg = C.from_dict(tiny(model={"family": "upsample", "low_res": 8}, data={"resolution": 32}))
     G, _ = models.build(cfg.model, DataInfo("image", (3, 32, 32), 0))
