@@ -147,6 +147,8 @@ def best_value(results: list[dict], metric: str) -> float | None:
 
 
 def is_better(metric: str, new: float, old: float | None) -> bool:
+    """Whether ``new`` beats ``old`` (None: nothing yet) for ``metric``: the one comparison that
+    training's best.pt and the dashboard's best value both use."""
     return old is None or (new < old if metric in LOWER_IS_BETTER else new > old)
 
 

@@ -109,7 +109,7 @@ def read_rows(run: Path) -> list[dict]:
 def best_metric(rows: list[dict], wanted: str = "auto") -> dict | None:
     """The best value the run's evaluations reached for train.eval_metric (auto: high_quality
     for toys, fid for images, as training picks best.pt), with its step."""
-    from ..metrics.evaluate import LOWER_IS_BETTER
+    from ..metrics.evaluate import is_better
 
     found = [(r.get("step"), e) for r in rows for e in r.get("eval", [])
              if isinstance(e.get("value"), (int, float)) and math.isfinite(e["value"])]
@@ -120,8 +120,7 @@ def best_metric(rows: list[dict], wanted: str = "auto") -> dict | None:
     for step, e in found:
         if e["metric"] != wanted:
             continue
-        lower = wanted in LOWER_IS_BETTER
-        if best is None or (e["value"] < best["value"] if lower else e["value"] > best["value"]):
+        if is_better(wanted, e["value"], None if best is None else best["value"]):
             best = {"metric": wanted, "value": e["value"], "step": step}
     return best
 
