@@ -100,9 +100,7 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
 
     ex = extractor_for(features, train_src.info, train_src, weights)
     # Generated samples, quantized to uint8 as a saved image would be: both sides alike.
-    z, y = generator.latents(n, seed), generator.labels_for(n)
-    gen_images = torch.cat([_to_uint8(generator(z[i : i + batch_size], None if y is None else y[i : i + batch_size]))
-                            for i in range(0, n, batch_size)])
+    gen_images = _generate(generator, n, seed, batch_size)
     train_images = take(train_src.images, train_idx)
     ident = [content_hash(train_src), ex.name, ex.weights_hash, ex.resize]
     train_feats = _cached("train", ident, lambda: {"features": _features(train_src.images, ex, batch_size)})["features"]
@@ -117,14 +115,34 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
 
     closest = np.argsort(m["spaces"]["pixels"]["gen"])[:PAIRS]
     closest_f = np.argsort(m["spaces"]["features"]["gen"])[:PAIRS]
-    summary = {
+    protocol = {**ex.protocol(), "pixel_space": "pixels in [-1, 1] at the data's resolution (generated images quantized to uint8)",
+                "seed": seed, "quantile": quantile, "dataset": cfg.name, "dataset_hash": content_hash(train_src),
+                "ganforge_version": _version(), "generator_step": generator.step}
+    summary = _summary_json(m, quantile, closest, train_idx, len(held_images), heldout_desc, protocol)
+    if out is not False:
+        _write(Path(out) if out else runs.Run(run_dir(generator)).audit, summary, m, quantile,
+               gen_images, train_images, closest, closest_f)
+    return summary
+
+
+def _generate(generator, n: int, seed: int, batch_size: int) -> torch.Tensor:
+    z, y = generator.latents(n, seed), generator.labels_for(n)
+    return torch.cat([_to_uint8(generator(z[i : i + batch_size], None if y is None else y[i : i + batch_size]))
+                      for i in range(0, n, batch_size)])
+
+
+def _summary_json(m: dict, quantile: float, closest: np.ndarray, train_idx: torch.Tensor, n_heldout: int,
+                  heldout_desc: str, protocol: dict) -> dict:
+    """audit.json: the score and its rule, per space the threshold and distance summaries, the
+    closest pairs (training indices in the whole training split) and the protocol."""
+    return {
         "rule": (f"a generated sample is flagged when its distance to the nearest training image is below the "
                  f"{quantile:.0%} quantile of the held-out real images' nearest-training distances, in pixel space "
                  f"or in feature space"),
         "memorization_score": m["score"],
         "expected_for_fresh_samples": m["expected"],
         "n_flagged": int(m["flagged"].sum()),
-        "n_generated": n, "n_train": int(len(train_idx)), "n_heldout": int(len(held_images)),
+        "n_generated": len(m["flagged"]), "n_train": int(len(train_idx)), "n_heldout": int(n_heldout),
         "heldout": heldout_desc,
         "spaces": {s: {"threshold": v["threshold"], "flagged_fraction": float(v["flagged"].mean()),
                        "generated": _summary(v["gen"]), "heldout": _summary(v["heldout"])}
@@ -133,14 +151,8 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
                            "pixel_distance": float(m["spaces"]["pixels"]["gen"][i]),
                            "feature_distance": float(m["spaces"]["features"]["gen"][i]),
                            "flagged": bool(m["flagged"][i])} for i in closest],
-        "protocol": {**ex.protocol(), "pixel_space": "pixels in [-1, 1] at the data's resolution (generated images quantized to uint8)",
-                     "seed": seed, "quantile": quantile, "dataset": cfg.name, "dataset_hash": content_hash(train_src),
-                     "ganforge_version": _version(), "generator_step": generator.step},
+        "protocol": protocol,
     }
-    if out is not False:
-        _write(Path(out) if out else runs.Run(run_dir(generator)).audit, summary, m, quantile,
-               gen_images, train_images, closest, closest_f)
-    return summary
 
 
 def _heldout(cfg, train_src, n: int, seed: int):
