@@ -97,3 +97,28 @@ def test_config_imports_nothing_above_it():
     tree = ast.parse(inspect.getsource(C))
     local = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0]
     assert set(local) <= {"errors"}, local
+
+
+def test_help_names_every_registered_dataset_family_objective_metric_and_condition():
+    """Help texts hold placeholders that ganforge.options fills from the registries, so a new
+    registry entry shows up in `ganforge train --help` and the docs' option table by itself."""
+    import re
+
+    from ganforge import data, models, objectives
+    from ganforge.health import CONDITIONS
+    from ganforge.metrics.evaluate import METRICS
+    from ganforge.options import describe_options, options_help
+
+    registered = {"data.name": data.DATASETS.names(), "model.family": models.MODELS.names(),
+                  "objective.name": objectives.OBJECTIVES.names(),
+                  "train.eval_metric": [out for name in METRICS.names() for out in METRICS.get(name).outputs],
+                  "health.conditions": list(CONDITIONS)}
+    rows = {k: h for k, _, h in describe_options()}
+    lines = {line.split()[0][2:]: line for line in options_help().splitlines()[1:]}
+    for key, names in registered.items():
+        assert names, key
+        for name in names:
+            for text in (rows[key], lines[key]):
+                assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text), (key, name, text)
+    assert not re.search(r"\{\w+\}", options_help())  # every placeholder filled
+    assert "{datasets}" in dict((k, h) for k, _, h in C.describe_keys())["data.name"]  # config alone leaves them

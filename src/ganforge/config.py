@@ -1,8 +1,9 @@
 """Typed configuration: dataclass defaults ◄ preset or YAML ◄ dotted overrides, as plain data.
 
 Every field carries its help text and its check in ``metadata``, so the CLI's flags, the
-README's option table and the per-field checks all come from this one file; checks against
-the registries live one floor up, in assemble.py (this module imports nothing above it). The whole config is
+docs' option table and the per-field checks all come from this one file; checks against
+the registries live one floor up, in assemble.py, and the registries' names in help texts are
+placeholders that ganforge.options fills (this module imports nothing above it). The whole config is
 stored as plain data in every checkpoint, so ``ganforge.load(path)`` needs nothing else.
 """
 from __future__ import annotations
@@ -55,7 +56,7 @@ def all_positive(v):
 
 @dataclass
 class DataConfig:
-    name: str = opt("digits", "dataset: ring8, grid25, swissroll, points (a CSV of x,y rows at data.root), digits, mnist, fashion-mnist, cifar10, stl10, folder")
+    name: str = opt("digits", "dataset: {datasets} (points: a CSV of x,y rows at data.root; folder: any folder of images at data.root)")
     root: str | None = opt(None, "data directory (default $GANFORGE_DATA, else ~/.cache/ganforge/data); for name=folder, the image folder; for name=points, the CSV file")
     split: str = opt("train", "which split to train on", one_of("train", "test", "unlabeled", "train+unlabeled"))
     resolution: int = opt(32, "image side in pixels (images are resized: shorter side, then centre crop)", positive)
@@ -70,7 +71,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    family: str = opt("dcgan", "network family: mlp, dcgan, resnet (SNGAN), unpool, fc (wide, shallow), upsample (stage 2 of a stack)")
+    family: str = opt("dcgan", "network family: {families} (resnet: SNGAN's; fc: wide and shallow; upsample: stage 2 of a stack)")
     nz: int = opt(100, "latent dimension", positive)
     ngf: int = opt(64, "dcgan: generator width (channels of the last hidden layer)", positive)
     ndf: int = opt(64, "dcgan: discriminator width (channels of the first layer)", positive)
@@ -96,7 +97,7 @@ class ModelConfig:
 
 @dataclass
 class ObjectiveConfig:
-    name: str = opt("nonsaturating", "GAN objective: minimax, nonsaturating, wgan, wgan-gp, energy, hinge, lsgan (see the objectives table)")
+    name: str = opt("nonsaturating", "GAN objective: {objectives} (see the objectives table)")
     label_smoothing: float = opt(0.0, "one-sided label smoothing: real targets become 1 - s (Salimans et al. 2016)", in_range(0, 0.5))
     clip: float = opt(0.01, "wgan: critic weights are clipped to [-clip, clip] after every critic step", positive)
     gp_weight: float | None = opt(None, "gradient penalty weight λ on interpolates (Gulrajani et al. 2017); default 10 for wgan-gp, 0 otherwise", non_negative_or_none)
@@ -144,7 +145,7 @@ class TrainConfig:
     ckpt_every: int = opt(1000, "steps between checkpoints", positive)
     keep_ckpts: int = opt(3, "how many recent checkpoints to keep", positive)
     eval_every: int = opt(0, "steps between evaluations (metrics in metrics.jsonl; checkpoints/best.pt keeps the best); 0 = off", non_negative)
-    eval_metric: str = opt("auto", "metric that picks the best checkpoint: auto (fid for images, high_quality for 2-D toys), or fid, kid, precision, recall, density, coverage, is, modes, high_quality")
+    eval_metric: str = opt("auto", "metric that picks the best checkpoint: auto (fid for images, high_quality for 2-D toys), or one of {metrics}")
     eval_n: int = opt(2000, "generated samples per periodic evaluation", positive)
     max_rollbacks: int = opt(3, "on NaN/Inf, roll back to the last checkpoint at most this many times, then stop", non_negative)
     rollback_lr_factor: float = opt(0.5, "each rollback multiplies the learning rates by this", lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
@@ -172,7 +173,7 @@ class HealthConfig:
     action: str = opt("warn", "on a condition: warn; stop (checkpoint and exit); rollback (to the last checkpoint, D's learning rate x health.rollback_lr_d)",
                       one_of("warn", "stop", "rollback"))
     conditions: list[str] = opt(["d_wins", "vanishing_g_grad", "mode_collapse", "oscillation", "divergence"],
-                                "conditions that trigger health.action",
+                                "conditions that trigger health.action: any of {conditions}",
                                 lambda v: None if set(v) <= {"d_wins", "vanishing_g_grad", "mode_collapse", "oscillation", "divergence"}
                                 else "must be a list of d_wins, vanishing_g_grad, mode_collapse, oscillation, divergence")
     rollback_lr_d: float = opt(0.5, "health.action rollback: D's learning rate is multiplied by this", lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
@@ -340,17 +341,26 @@ def all_keys() -> list[str]:
     return keys
 
 
-def describe_keys() -> list[tuple[str, str, str]]:
-    """(dotted key, default, help) for every option: the CLI help and the README table."""
+def describe_keys(names: dict[str, list[str]] | None = None) -> list[tuple[str, str, str]]:
+    """(dotted key, default, help) for every option: the CLI help and the docs' option table.
+
+    Help texts name what the registries hold by placeholder ("{datasets}"), since this module
+    imports no registry; ``names`` fills them ({"datasets": [...], ...}), and placeholders it
+    lacks stay as they are. ganforge.options.describe_options passes the registries' names."""
     rows = []
     for f in dataclasses.fields(Config):
         if f.name in SECTIONS:
             for g in dataclasses.fields(f.default_factory()):
                 default = g.default_factory() if g.default is dataclasses.MISSING else g.default
-                rows.append((f"{f.name}.{g.name}", repr(default), g.metadata["help"]))
+                rows.append((f"{f.name}.{g.name}", repr(default), fill(g.metadata["help"], names)))
         else:
-            rows.append((f.name, repr(f.default), f.metadata["help"]))
+            rows.append((f.name, repr(f.default), fill(f.metadata["help"], names)))
     return rows
+
+
+def fill(text: str, names: dict[str, list[str]] | None) -> str:
+    """``{key}`` in a help text → the names under that key, comma-separated."""
+    return re.sub(r"\{(\w+)\}", lambda m: ", ".join(names[m[1]]) if names and m[1] in names else m[0], text)
 
 
 def unknown_key_message(key: str) -> str:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from .. import assemble, config
 from ..errors import GanforgeError
+from ..options import options_help
 
 
 def cmd_train(args, extra: list[str]) -> int | None:
@@ -168,13 +169,6 @@ def cmd_presets(args, extra) -> None:
     width = max(map(len, names))
     for n in names:
         print(f"{n:<{width}}  {config.preset_dict(n).get('description', '')}")
-
-
-def options_help() -> str:
-    rows = config.describe_keys()
-    width = max(len(k) for k, _, _ in rows) + 2
-    return "configuration options (--section.key VALUE):\n" + "\n".join(
-        f"  --{k:<{width}} {h} (default {d})" for k, d, h in rows)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
