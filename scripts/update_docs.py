@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from ganforge import config as C
+from ganforge.options import describe_options
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -20,7 +21,7 @@ def table(rows: list[str], header: str) -> str:
 
 def main() -> None:
     text = PAGE.read_text()
-    options = table([f"| `{k}` | `{d}` | {h} |" for k, d, h in C.describe_keys()], "| option | default | meaning |\n|---|---|---|")
+    options = table([f"| `{k}` | `{d}` | {h} |" for k, d, h in describe_options()], "| option | default | meaning |\n|---|---|---|")
     presets = table([f"| `{n}` | {C.preset_dict(n).get('description', '')} |" for n in C.preset_names()],
                     "| preset | what it trains |\n|---|---|")
     for name, body in (("options", options), ("presets", presets)):
