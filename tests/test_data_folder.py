@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.data import folder
+from ganforge.data import folder, pixels
 from ganforge.data.folder import FolderImages, load_folder
 from ganforge.errors import ConfigError, DataError
 
@@ -233,7 +233,7 @@ def test_unreadable_files(tmp_path, monkeypatch):
                 raise PermissionError(13, "Permission denied", str(path))
             return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr(folder, "open", refusing_open, raising=False)
+        monkeypatch.setattr(pixels, "open", refusing_open, raising=False)
     else:
         for p in locked:
             p.chmod(0)
@@ -268,13 +268,13 @@ def test_cache_is_reused_and_invalidated(tmp_path, monkeypatch):
         _img(root / f"{i}.png", (10, 10), (i * 50, 0, 0))
     (root / "bad.png").write_text("no")
     calls = []
-    real = folder._decode
+    real = pixels.decode_file
 
     def counting(path, **kw):
         calls.append(path)
         return real(path, **kw)
 
-    monkeypatch.setattr(folder, "_decode", counting)
+    monkeypatch.setattr(pixels, "decode_file", counting)
     first, w1 = _load(root, cache)
     assert len(calls) == 4 and len(w1) == 1
     (meta,) = cache.glob("folder-*.json")

@@ -40,11 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
 from .. import runs
 from ..errors import ConfigError, DataError
+from . import pixels
 
 
 def _decodable_extensions() -> tuple[str, ...]:
@@ -59,7 +60,6 @@ _FORMAT = 2  # bump when decoding changes, so old caches are not reused
 _SERIAL_BELOW = 64  # fewer files than this: a process pool costs more than it saves
 # Skip reasons that are expected housekeeping, not damage: recorded, but no warning.
 _QUIET = ("not an image", "hidden", "folder already visited (symlink)")
-_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 
 @dataclass
@@ -194,48 +194,19 @@ def _decode_all(
 ) -> FolderImages:
     """Decode ``files`` into a new cache entry (npy, then json) and return it."""
     skipped = {k: list(v) for k, v in skipped.items()}
-    rels = [r for r, _, _ in files]
-    class_names = None if labels_mode == "none" else sorted({r.split("/", 1)[0] for r in rels if "/" in r}) or None
-    if class_names:
-        index = {c: i for i, c in enumerate(class_names)}
-        for r in rels:
-            if "/" not in r:
-                _add(skipped, "outside class folders", root / r)
-        rels = [r for r in rels if "/" in r]
-
+    rels, class_names = _class_folders(root, [r for r, _, _ in files], skipped, labels_mode)
     n, shape = len(rels), (channels, resolution, resolution)
     tmp = npy.with_name(f".{npy.name}.{os.getpid()}.tmp")
     tmp2 = npy.with_name(f".{npy.name}.{os.getpid()}.tmp2")
-    labels: list[int] = []
-    first_error = ""
     try:
         # Results stream straight to disk: memory stays bounded however large the folder.
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, *shape))
-        ok = 0
-        decode = functools.partial(_decode, resolution=resolution, channels=channels, max_pixels=max_pixels)
-        paths = [str(root / r) for r in rels]
-        workers = min(4, os.cpu_count() or 1) if workers is None else workers
-        with tqdm(total=n, desc=f"decoding {root.name}", unit="img", disable=None) as bar:
-            for r, (arr, reason, detail) in zip(rels, _map(decode, paths, workers)):
-                bar.update()
-                if arr is None:
-                    _add(skipped, reason, root / r)
-                    first_error = first_error or f"{root / r}: {reason} ({detail})"
-                    continue
-                out[ok] = arr
-                ok += 1
-                if class_names:
-                    labels.append(index[r.split("/", 1)[0]])
+        decode = functools.partial(pixels.decode_file, resolution=resolution, channels=channels, max_pixels=max_pixels)
+        ok, labels, first_error = _decode_into(out, root, rels, decode, workers, skipped, class_names)
         if ok == 0:
             raise DataError(f"none of the {n} image files in {where} could be read; first error: {first_error}")
-        if ok < n:  # shrink to the decoded rows; a chunked copy keeps memory bounded
-            small = np.lib.format.open_memmap(tmp2, mode="w+", dtype=np.uint8, shape=(ok, *shape))
-            for i in range(0, ok, 4096):
-                j = min(i + 4096, ok)
-                small[i:j] = out[i:j]
-            small.flush()
-            del small
-            os.replace(tmp2, tmp)
+        if ok < n:
+            _shrink(out, ok, tmp, tmp2)
         out.flush()
         del out
         os.replace(tmp, npy)
@@ -255,6 +226,52 @@ def _decode_all(
     )
 
 
+def _class_folders(root: Path, rels: list[str], skipped: dict[str, list[str]],
+                   labels_mode: str) -> tuple[list[str], list[str] | None]:
+    """(the files to decode, the class names or None): with class sub-folders, files directly
+    in the root are skipped as "outside class folders" (see the module docstring)."""
+    class_names = None if labels_mode == "none" else sorted({r.split("/", 1)[0] for r in rels if "/" in r}) or None
+    if not class_names:
+        return rels, None
+    for r in rels:
+        if "/" not in r:
+            _add(skipped, "outside class folders", root / r)
+    return [r for r in rels if "/" in r], class_names
+
+
+def _decode_into(out: np.ndarray, root: Path, rels: list[str], decode, workers: int | None,
+                 skipped: dict[str, list[str]], class_names: list[str] | None) -> tuple[int, list[int], str]:
+    """Decode each file into the next free row of ``out``; a file that fails is skipped with
+    its reason. Returns (rows written, their labels, the first error's text)."""
+    index = {c: i for i, c in enumerate(class_names or [])}
+    ok, labels, first_error = 0, [], ""
+    paths = [str(root / r) for r in rels]
+    workers = min(4, os.cpu_count() or 1) if workers is None else workers
+    with tqdm(total=len(rels), desc=f"decoding {root.name}", unit="img", disable=None) as bar:
+        for r, (arr, reason, detail) in zip(rels, _map(decode, paths, workers)):
+            bar.update()
+            if arr is None:
+                _add(skipped, reason, root / r)
+                first_error = first_error or f"{root / r}: {reason} ({detail})"
+                continue
+            out[ok] = arr
+            ok += 1
+            if class_names:
+                labels.append(index[r.split("/", 1)[0]])
+    return ok, labels, first_error
+
+
+def _shrink(out: np.ndarray, ok: int, tmp: Path, tmp2: Path) -> None:
+    """Replace the file at ``tmp`` by its first ``ok`` rows; a chunked copy keeps memory bounded."""
+    small = np.lib.format.open_memmap(tmp2, mode="w+", dtype=np.uint8, shape=(ok, *out.shape[1:]))
+    for i in range(0, ok, 4096):
+        j = min(i + 4096, ok)
+        small[i:j] = out[i:j]
+    small.flush()
+    del small
+    os.replace(tmp2, tmp)
+
+
 def _map(decode, paths: list[str], workers: int):
     """Yield decode(path) for each path, in order; in a process pool when worth it."""
     if workers <= 1 or len(paths) < _SERIAL_BELOW:
@@ -266,77 +283,6 @@ def _map(decode, paths: list[str], workers: int):
     chunk = max(1, min(64, len(paths) // (workers * 8)))
     with mp.get_context().Pool(workers) as pool:
         yield from pool.imap(decode, paths, chunksize=chunk)
-
-
-def _decode(path: str, resolution: int, channels: int, max_pixels: int) -> tuple[np.ndarray | None, str, str]:
-    """One file → (uint8 (C, R, R), "", "") or (None, skip reason, detail). Never raises."""
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        return None, "unreadable", str(e)
-    old_limit = Image.MAX_IMAGE_PIXELS
-    try:
-        with f, warnings.catch_warnings():
-            if os.fstat(f.fileno()).st_size == 0:
-                return None, "empty file", "0 bytes"
-            # Pillow's own bomb check, at our limit, as an error: it also guards the
-            # frames and tiles that Pillow opens internally.
-            Image.MAX_IMAGE_PIXELS = max_pixels
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(f)  # lazy: reads the header only
-            w, h = im.size
-            if w * h > max_pixels:
-                return None, f"too large: > {max_pixels} pixels", f"{w}x{h}"
-            if min(w, h) < 1:
-                return None, "corrupt or truncated", f"size {w}x{h}"
-            m = min(w, h)
-            if im.format == "JPEG" and m > 4 * resolution:
-                # Let libjpeg decode at 1/2..1/8 scale, keeping >= 2x the target for quality.
-                t = 2 * resolution
-                im.draft(None, (max(1, w * t // m), max(1, h * t // m)))
-            try:
-                im = ImageOps.exif_transpose(im)
-            except Exception:  # malformed EXIF is common in scraped images; the pixels may be fine
-                pass
-            im = _flatten(im).convert("L" if channels == 1 else "RGB")
-            w, h = im.size
-            m = min(w, h)
-            box = ((w - m) / 2, (h - m) / 2, (w + m) / 2, (h + m) / 2)
-            im = im.resize((resolution, resolution), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
-            arr = np.asarray(im, dtype=np.uint8)
-            return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)).copy(), "", ""
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        return None, f"too large: > {max_pixels} pixels", str(e)
-    except UnidentifiedImageError as e:
-        return None, "not a valid image", str(e)
-    except (PermissionError, IsADirectoryError, FileNotFoundError) as e:
-        return None, "unreadable", str(e)
-    except Exception as e:  # Pillow raises many types on malformed data; a bad file must not stop the load
-        return None, "corrupt or truncated", f"{type(e).__name__}: {e}"
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
-
-
-def _flatten(im: Image.Image) -> Image.Image:
-    """Any Pillow mode → 8-bit 'L' or 'RGB' without alpha."""
-    if im.mode in _WIDE_MODES:
-        # Pillow's own I;16 → L conversion clips at 255; scale the full range instead.
-        a = np.asarray(im).astype(np.float64)
-        if im.mode == "F":
-            scale = 255.0 if a.size and np.nanmax(a) <= 1.0 else 1.0
-        else:
-            scale = 255.0 / 65535.0
-        a = np.nan_to_num(a * scale)
-        return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
-    if im.mode == "P" or "transparency" in im.info:  # palette, or colour-key transparency
-        im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        im = im.convert("RGBA")
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, im).convert("RGB")
-    if im.mode in ("L", "RGB"):
-        return im
-    return im.convert("L" if im.mode == "1" else "RGB")  # 1, CMYK, YCbCr, LAB, HSV
 
 
 def _read_cache(npy: Path, meta: Path, shape: tuple[int, int, int]) -> FolderImages | None:
