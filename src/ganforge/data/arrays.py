@@ -4,13 +4,13 @@ verified download when neither is on disk.
 
 Everything read here comes from files a user downloaded from somewhere, so every reader
 checks structure, sizes and label ranges and reports a DataError that names the file,
-and the CIFAR-10 pickles are read with an unpickler that can only rebuild numpy arrays.
+and the CIFAR-10 pickles are read with an unpickler that can only rebuild numpy arrays
+(pickles.py).
 """
 from __future__ import annotations
 
 import gzip
 import math
-import pickle
 import struct
 import zlib
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from .base import RawImages
 from .download import fetch, file_md5, safe_extract
+from .pickles import str_keys, unpickle_arrays
 
 OFFICIAL = ("mnist", "fashion-mnist", "cifar10", "stl10")
 SPLITS = {
@@ -170,7 +171,7 @@ def _load_cifar(name: str, base: Path, split: str) -> RawImages | None:
 
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    obj = _str_keys(_unpickle_arrays(path, "CIFAR-10 batch"), path, "CIFAR-10 batch")
+    obj = str_keys(unpickle_arrays(path, "CIFAR-10 batch"), path, "CIFAR-10 batch")
     data, labels = obj.get("data"), obj.get("labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         got = f"{data.dtype} array {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
@@ -184,75 +185,10 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cifar_meta(path: Path) -> list[str]:
-    names = _str_keys(_unpickle_arrays(path, "CIFAR-10 batches.meta"), path, "CIFAR-10 batches.meta").get("label_names")
+    names = str_keys(unpickle_arrays(path, "CIFAR-10 batches.meta"), path, "CIFAR-10 batches.meta").get("label_names")
     if not isinstance(names, list) or len(names) != 10 or not all(isinstance(n, (str, bytes)) for n in names):
         raise DataError(f"{path}: 'label_names' must be a list of 10 class names")
     return [n.decode("latin1") if isinstance(n, bytes) else n for n in names]
-
-
-def _str_keys(obj: object, path: Path, what: str) -> dict:
-    # Python 2 pickles (the official files) give str keys under encoding="latin1"; files
-    # written by Python 3 code keep b"..." keys. Accept both.
-    if not isinstance(obj, dict):
-        raise DataError(f"{path} is not a {what}: expected a dict, found {type(obj).__name__}")
-    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
-
-
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    # Python 3 writes bytes as _codecs.encode(text, "latin1") in protocol 2 pickles;
-    # only that exact use is allowed, not an arbitrary codec.
-    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise DataError(f"refusing _codecs.encode with encoding {encoding!r} in a dataset pickle")
-    return text.encode("latin1")
-
-
-def _numpy_globals() -> dict[tuple[str, str], Callable]:
-    try:  # numpy >= 2 moved numpy.core to numpy._core; pickles may name either
-        from numpy._core import multiarray, numeric
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray, numeric
-    allowed: dict[tuple[str, str], Callable] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-                                                ("_codecs", "encode"): _latin1_encode}
-    for core in ("numpy.core", "numpy._core"):
-        allowed[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(f"{core}.multiarray", "scalar")] = multiarray.scalar
-        allowed[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol-5 arrays
-    return allowed
-
-
-_ALLOWED_GLOBALS = _numpy_globals()
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles plain containers and numpy arrays only.
-
-    Plain pickle.load runs whatever callable a file names (os.system, open, ...); a dataset
-    file needs nothing but numpy's array constructors, so every other global is refused.
-    """
-
-    def __init__(self, file, path: Path, what: str):
-        super().__init__(file, encoding="latin1")  # latin1 is how numpy arrays from Python 2 decode
-        self.path, self.what = path, what
-
-    def find_class(self, module: str, name: str):
-        try:
-            return _ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise DataError(f"{self.path} is not a {self.what}: it references {module}.{name}, "
-                            "and only numpy arrays may be loaded from a dataset pickle") from None
-
-    def persistent_load(self, pid):
-        raise DataError(f"{self.path} is not a {self.what}: it uses persistent ids")
-
-
-def _unpickle_arrays(path: Path, what: str) -> object:
-    try:
-        with open(path, "rb") as f:
-            return _ArrayUnpickler(f, path, what).load()
-    except DataError:
-        raise
-    except Exception as e:  # with globals restricted, any failure is malformed input, not a bug here
-        raise DataError(f"{path} is not a {what}: {type(e).__name__}: {e}") from e
 
 
 # ---------------------------------------------------------------------------------- STL-10
