@@ -1,11 +1,12 @@
 """The configuration options as users read them: config.describe_keys with the registries'
 names filled in.
 
-config.py is plain data and imports no registry, so its help texts name what the registries
-hold by placeholder ({datasets}, {families}, {objectives}, {metrics}, {conditions}). This
-module, one floor up, fills them wherever the options are shown: ``ganforge train --help``
-and the option table of docs/configuration.md. A newly registered dataset, model family,
-objective, metric or health condition appears there without an edit to config.py.
+The config package is plain data and imports no registry, so its help texts name what the
+registries hold by placeholder ({datasets}, {families}, {objectives}, {metrics},
+{conditions}). This module, one floor up, fills them wherever the options are shown:
+``ganforge train --help`` and the option table of docs/configuration.md. A newly registered
+dataset, model family, objective, metric or health condition appears there without an edit
+to the config package.
 """
 from __future__ import annotations
 
