@@ -110,17 +110,15 @@ def run_ganforge(a, out: Path) -> None:
     G = trainer.G_ema if trainer.G_ema is not None else trainer.game.G
     budget, wall, stopped = Budget(a.minutes, a.at), time.perf_counter(), {}
 
-    def budgeted(batches):  # the loop draws its batches here: the place to watch the clock
-        for batch in batches:
-            for mark in budget.due():
-                save_snapshot(out, mark, G, budget, trainer.step - 1)
-            if budget.used() >= budget.limit and not stopped:
-                trainer.cfg.train.steps = trainer.step  # this step is the last; the loop then finishes the run
-                stopped.update(steps=trainer.step, cpu_s=budget.used(), wall_s=time.perf_counter() - wall)
-            yield batch
+    def over_budget(t) -> bool:  # asked before each step: the place to watch the clock
+        for mark in budget.due():
+            save_snapshot(out, mark, G, budget, t.step)
+        if budget.used() >= budget.limit and not stopped:
+            stopped.update(steps=t.step + 1, cpu_s=budget.used(), wall_s=time.perf_counter() - wall)
+            return True  # the next step is the last; the loop then finishes the run
+        return False
 
-    trainer.batches = budgeted(trainer.batches)
-    trainer.run()
+    trainer.run(stop_when=over_budget)
     if not stopped:  # train.steps ended the run inside the budget: its final weights stand for the marks left
         stopped.update(steps=trainer.step, cpu_s=budget.used(), wall_s=time.perf_counter() - wall)
         for mark in budget.marks:

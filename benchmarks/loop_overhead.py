@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from ganforge import config, log, training
+from ganforge import config, log, training, viz
+from ganforge.training.watch import Watch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
@@ -66,10 +67,9 @@ def full(cfg: config.Config, out: Path) -> tuple[float, tuple[float, float], dic
     clock = Clock()
     trainer = training.Trainer(cfg, out)
     setup = clock.read()[0]
-    for name in ("probe", "snapshot", "save", "evaluate"):
-        setattr(trainer, name, timing(costs, name, getattr(trainer, name)))
-    patched = {(training, "ema_update"): "ema", (training, "finish"): "timelapse + plot at the end",
-               (log.Reporter, "flush"): "metrics rows + TensorBoard"}
+    patched = {(Watch, "probe"): "probe", (Watch, "evaluate"): "evaluate", (training.Trainer, "snapshot"): "snapshot",
+               (training.Trainer, "save"): "save", (training.loop, "ema_update"): "ema",
+               (viz, "finish"): "timelapse + plot at the end", (log.Reporter, "flush"): "metrics rows + TensorBoard"}
     originals = {k: getattr(*k) for k in patched}
     for (owner, attr), name in patched.items():
         setattr(owner, attr, timing(costs, name, originals[(owner, attr)]))

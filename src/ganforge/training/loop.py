@@ -24,7 +24,7 @@ from ..config import Config
 from ..errors import ConfigError, GanforgeError, HealthStop, TrainingStopped
 from ..health import Decision, event_text
 from ..log import Reporter, report, report_image
-from ..models.layers import score_of
+from ..models.layers import aux_loss, score_of
 from ..precision import compile_nets
 from . import state
 from .build import Game, fixed_noise, make_game
@@ -34,14 +34,11 @@ from .watch import Watch
 
 
 class Trainer:
-    """A run's state (networks, optimizers, data position, step) and the loop over it.
+    """A run's state (networks, optimizers, data position, step) and the loop over it:
+    ``Trainer(cfg, out)`` starts a run directory (``resume=RUN`` continues one), ``run()``
+    trains it; ``step_once()``, ``save()``, ``state()`` and ``adopt(state)`` serve other code."""
 
-    ``Trainer(cfg, out)`` starts a run directory (``resume=RUN`` continues one); ``run()``
-    trains to ``train.steps``. Code that drives training itself uses ``step_once()``,
-    ``save()``, ``adopt(state)`` and ``state()``, as the playground's Session does.
-    """
-
-    def __init__(self, cfg: Config, out=None, resume=None):
+    def __init__(self, cfg: Config, out=None, resume=None, init=None):
         self.cfg, T = cfg, cfg.train
         self.device = dist.init(pick_device(T.device), T.dist_timeout)
         if T.batch_size % dist.world():
@@ -53,6 +50,7 @@ class Trainer:
         seed_everything(T.seed)
         with dist.local_main_first():  # one download per machine
             self.source = data.build(cfg.data, T.seed)
+        self.source.mirror = cfg.data.mirror  # random left-right flips of the real batches
         self.game = make_game(cfg, self.source.info, self.device)
         self.G_ema = copy.deepcopy(self.game.G).eval().requires_grad_(False) if T.ema else None
         if T.compile:  # after the EMA copy: G_ema stays eager
@@ -63,8 +61,8 @@ class Trainer:
         self.batches = self.new_batches()  # checks the batch size fits the data
         if resume:
             state.restore(self, checkpoint.resolve(self.dir) if dist.is_main() else None)
-        else:
-            runs.create(self.run_dir, lambda: state.start(self))
+        else:  # init: --init's trained weights, loaded before the step-0 checkpoint
+            runs.create(self.run_dir, lambda: state.start(self, init))
 
     def new_batches(self):
         """This process's slice of the data stream from the source's current position, in the
@@ -75,14 +73,18 @@ class Trainer:
             return it
         return ((x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x, y) for x, y in it)
 
-    def run(self) -> Path:
-        T = self.cfg.train
+    def run(self, stop_when=None) -> Path:
+        """Train to train.steps; ``stop_when(trainer)``, asked before each step, may make that
+        step the last (logged, snapshotted and checkpointed as the last step is)."""
+        T, last = self.cfg.train, self.cfg.train.steps
         bar = tqdm(total=T.steps, initial=self.step, disable=not (T.progress and dist.is_main()), dynamic_ncols=True, desc=self.dir.name)
-        due = lambda every: self.step % every == 0 or self.step == T.steps
+        due = lambda every: self.step % every == 0 or self.step == last
         clock = (time.perf_counter(), self.step)
         try:
             with Reporter(self.run_dir, T.tensorboard) as reporter, SignalGuard() as stop:
-                while self.step < T.steps:
+                while self.step < last:
+                    if stop_when is not None and stop_when(self):
+                        last = self.step + 1
                     self.step_once()
                     bar.update(1)
                     signum = dist.max_int(stop.signum or 0)  # a signal to any process stops all at this step
@@ -101,6 +103,9 @@ class Trainer:
                     if self.carry_out(decision):
                         bar.n = self.step
                     elif signum:
+                        # the dashboard reads this line: the run stopped here, it is not running
+                        self.run_dir.append(self.run_dir.health, {"step": self.step, "event": "stopped",
+                                                                  "signal": signal.Signals(signum).name})
                         dist.barrier()  # rank 0's checkpoint is on disk before any process exits
                         raise TrainingStopped(f"stopped by {signal.Signals(signum).name} at step {self.step}; checkpoint "
                                               f"{self.run_dir.checkpoint(self.step)}. Resume with: ganforge train --resume {self.dir}", signum)
@@ -122,6 +127,7 @@ class Trainer:
         self.game.aug.step = self.step
         decay_lr(self.game, self.cfg.optim.lr_decay, self.step, T.steps)
         gan_step(self.game, self.batches)
+        self.game.aug.adapt(self.step)  # adaptive augmentation: r_t reported, p moved toward its target
         if self.G_ema is not None:
             ema_update(self.G_ema, self.game.G, ema_decay(T.ema, T.ema_rampup, self.step))
 
@@ -197,7 +203,8 @@ def gan_step(game: Game, batches) -> None:
         game.opt_d.zero_grad(set_to_none=True)
         with amp.autocast():
             out_real = D(aug(x), y)
-            loss_real = obj.d_real(out_real, y)
+            loss_real = obj.d_real(out_real, y) + aux_loss(out_real)  # + D's self-supervised loss, if it has one
+        aug.observe(out_real)  # D's verdicts on real images: adaptive augmentation's r_t
         amp.backward(loss_real, game.opt_d)
         with amp.autocast():
             out_fake = D(aug(fake.detach()), y_fake)
@@ -213,7 +220,7 @@ def gan_step(game: Game, batches) -> None:
         obj.after_d_step(D)  # weight clipping
 
     # (2) Update G through D, with D frozen: no weight gradients are computed for D.
-    D.requires_grad_(False)
+    game.train_d(False)
     with amp.autocast():
         out_g = D(aug(fake), y_fake)
         loss_g = obj.g(out_g, y_fake)
@@ -223,7 +230,7 @@ def gan_step(game: Game, batches) -> None:
     if amp.gradients_ready(game.opt_g, G.parameters()):
         report("grad_g", grad_norm(G))
     amp.step(game.opt_g)
-    D.requires_grad_(True)
+    game.train_d(True)
 
     with torch.no_grad():
         report("loss_d", loss_real + loss_fake)
