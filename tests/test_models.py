@@ -16,7 +16,7 @@ from conftest import tiny
 
 CASES = ([("mlp", "points", 0), ("mlp", "image", 28), ("mlp", "image", 32)] + [("dcgan", "image", r) for r in RESOLUTIONS]
          + [("resnet", "image", 32), ("resnet", "image", 48), ("unpool", "image", 32), ("unpool", "image", 128),
-            ("fc", "image", 16), ("upsample", "image", 32)])
+            ("fc", "image", 16), ("upsample", "image", 32), ("fastgan", "image", 64)])
 EXTRA = {("resnet", 48): {"resnet_style": "pyramid"}, ("upsample", 32): {"low_res": 8}, ("fc", 16): {"d_hidden": [32, 8]}}
 
 

@@ -25,11 +25,11 @@ def cmd_train(args, extra: list[str]) -> int | None:
         return launch(args, extra)
     if args.resume:
         cfg = resume_config(args.resume, extra)
-        run = train(cfg, resume=args.resume)
+        run = train(cfg, resume=args.resume, init=args.init)  # refused together
     else:
         cfg = assemble.load(args.config, args.preset, extra)
         name = args.preset or (Path(args.config).stem if args.config else "default")
-        run = train(cfg, out=args.out or runs.default(name))
+        run = train(cfg, out=args.out or runs.default(name), init=args.init)
     if not dist.is_main():
         return None
     r = runs.Run(run)
@@ -47,7 +47,7 @@ def launch(args, extra: list[str]) -> int:
     """``ganforge train --nproc N``: torchrun with N processes on this machine, same arguments."""
     import subprocess
 
-    argv = [a for a in (args.config,) if a] + [x for k in ("preset", "out", "resume") if getattr(args, k)
+    argv = [a for a in (args.config,) if a] + [x for k in ("preset", "out", "resume", "init") if getattr(args, k)
                                                  for x in (f"--{k}", getattr(args, k))] + extra
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.nproc),
            "-m", "ganforge", "train", *argv]
@@ -217,6 +217,8 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--preset", help="a named preset (see `ganforge presets`)")
     t.add_argument("--out", help="run directory; one that already holds a run is refused (default runs/PRESET, or -2, -3... if that holds one)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--init", metavar="RUN|CKPT|EXPORT", help="fine-tune: start a new run from the trained weights of a run directory, "
+                   "checkpoint or export (G, D and the EMA where present; the networks' options must match)")
     t.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train with N processes on this machine (starts torchrun; one GPU each on CUDA)")
     t.set_defaults(func=cmd_train, accepts_dotted=True)

@@ -4,6 +4,8 @@ batched by random permutation with no DataLoader worker overhead, or 2-D toy poi
 Images are stored as uint8 NCHW and converted to float in [-1, 1] per batch, on the
 training device. Batch order comes from a torch.Generator whose state, with the epoch
 position, is part of ``state_dict()``, so a resumed run sees exactly the same batches.
+With ``mirror`` (data.mirror), each image of a batch is flipped left-right with probability
+1/2, the flips drawn per epoch from the same seed, so they too resume exactly.
 """
 from __future__ import annotations
 
@@ -128,6 +130,7 @@ class Source:
     """An endless stream of batches: (x float in [-1, 1] on ``device``, y int64 or None)."""
 
     info: DataInfo
+    mirror: bool = False  # images: random left-right flips of the training batches (data.mirror)
 
     def batches(self, batch_size: int, device: torch.device, shard: tuple[int, int] = (0, 1)
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -153,6 +156,7 @@ class _Cursor:
     pos: int = 0
     seed: int = 0
     perm: torch.Tensor | None = field(default=None, repr=False)
+    flips: torch.Tensor | None = field(default=None, repr=False)  # data.mirror: which positions are flipped
 
 
 class ImageSource(Source):
@@ -173,6 +177,11 @@ class ImageSource(Source):
         # the epoch and the position inside it, not a generator state.
         g = torch.Generator().manual_seed(self._cursor.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.images), generator=g)
+
+    def _flips(self, epoch: int) -> torch.Tensor:
+        # Like the permutation, a pure function of (seed, epoch), from a generator of its own.
+        g = torch.Generator().manual_seed(self._cursor.seed * 1_000_003 + epoch + 2**40)
+        return torch.rand(len(self.images), generator=g) < 0.5
 
     def _take(self, idx: torch.Tensor, device: torch.device):
         if isinstance(self.images, torch.Tensor):
@@ -205,11 +214,16 @@ class ImageSource(Source):
             if cur.perm is None:
                 cur.perm = self._perm(cur.epoch)
             if cur.pos + batch_size > n:  # drop the ragged tail: every batch has the same size
-                cur.epoch, cur.pos, cur.perm = cur.epoch + 1, 0, None
+                cur.epoch, cur.pos, cur.perm, cur.flips = cur.epoch + 1, 0, None, None
                 continue
-            idx = cur.perm[cur.pos : cur.pos + batch_size][rank * b : (rank + 1) * b]
+            rows = slice(cur.pos + rank * b, cur.pos + (rank + 1) * b)
+            x, y = self._take(cur.perm[rows], device)
+            if self.mirror:
+                if cur.flips is None:
+                    cur.flips = self._flips(cur.epoch)
+                x = torch.where(cur.flips[rows].to(device)[:, None, None, None], x.flip(3), x)
             cur.pos += batch_size
-            yield self._take(idx, device)
+            yield x, y
 
     def state_dict(self):
         return {"epoch": self._cursor.epoch, "pos": self._cursor.pos, "seed": self._cursor.seed}

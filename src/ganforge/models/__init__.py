@@ -1,7 +1,8 @@
 """Model families by name. ``build(cfg.model, info)`` gives (G, D).
 
 Every G is ``G(z, y=None) -> x`` with z of shape (N, nz); every D is ``D(x, y=None) -> score (N,)``,
-or a DOut (score plus AC-GAN class logits or EBGAN code) that the objective unpacks. Labels are
+or a DOut (score plus AC-GAN class logits, EBGAN code, or a self-supervised loss: aux_loss)
+that the objective (the loop, for aux_loss) unpacks. Labels are
 ignored unless ``model.conditional`` is set, so conditional GANs plug into the same loop.
 """
 from __future__ import annotations
@@ -11,8 +12,8 @@ import torch.nn as nn
 from ..config import ModelConfig
 from ..data.base import DataInfo
 from ..registry import Registry
-from . import dcgan, fc, mlp, resnet, unpool, upsample
-from .layers import DOut, apply_spectral_norm, check_conditional, dcgan_init, score_of
+from . import dcgan, fastgan, fc, mlp, resnet, unpool, upsample
+from .layers import DOut, apply_spectral_norm, aux_loss, check_conditional, d_blocks, dcgan_init, score_of
 
 MODELS = Registry("model family")
 MODELS.register("mlp")(mlp)
@@ -21,6 +22,7 @@ MODELS.register("resnet")(resnet)
 MODELS.register("unpool")(unpool)
 MODELS.register("fc")(fc)
 MODELS.register("upsample")(upsample)
+MODELS.register("fastgan")(fastgan)
 
 
 def check(cfg: ModelConfig, info: DataInfo) -> None:

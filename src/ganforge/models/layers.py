@@ -6,7 +6,7 @@ conditioning modes and stabilizers here then work for every family alike.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -23,10 +23,35 @@ class DOut(NamedTuple):
     score: torch.Tensor  # (N,): logits, critic values or energies
     class_logits: torch.Tensor | None = None  # AC-GAN's auxiliary classifier, (N, K)
     code: torch.Tensor | None = None  # EBGAN: the autoencoder's embedding, for the pulling-away term
+    aux: Callable[[], torch.Tensor] | None = None  # a self-supervised loss D adds on real images
+    # (FastGAN's reconstruction), computed only when the loop asks for it: aux_loss
 
 
 def score_of(out) -> torch.Tensor:
     return out.score if isinstance(out, DOut) else out
+
+
+def aux_loss(out):
+    """D's own loss on a real batch beside the objective's (0 for most discriminators)."""
+    return out.aux() if isinstance(out, DOut) and out.aux is not None else 0.0
+
+
+def d_blocks(D: nn.Module) -> list[nn.Module]:
+    """D's blocks from the input on, for model.freeze_d: the children of its body (an
+    autoencoder's encoder), a new block at each weight layer or each sub-network with
+    weights; normalization and activations belong to the block before them."""
+    body = getattr(D, "body", None)
+    if body is None and isinstance(getattr(D, "encoder", None), nn.Sequential):
+        body = D.encoder[0]
+    if not isinstance(body, nn.Sequential):
+        raise ConfigError(f"model.freeze_d: this discriminator ({type(D).__name__}) has no blocks to freeze")
+    blocks: list[list[nn.Module]] = []
+    for m in body.children():
+        norm = isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm))
+        if not norm and any(True for _ in m.parameters()) or not blocks:
+            blocks.append([])
+        blocks[-1].append(m)
+    return [nn.Sequential(*b) if len(b) > 1 else b[0] for b in blocks]
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -116,13 +141,16 @@ class Discriminator(nn.Module):
         self.aux = aux_head if mode == "acgan" else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
-        h = self.body(self.join(x, y) if self.join is not None else x)
-        score = self.head(self.mbstd(h) if self.mbstd is not None else h).view(len(x))
+        return self.judge(self.body(self.join(x, y) if self.join is not None else x), y)
+
+    def judge(self, h: torch.Tensor, y: torch.Tensor | None):
+        """The body's features → the score (and the conditioning's terms)."""
+        score = self.head(self.mbstd(h) if self.mbstd is not None else h).view(len(h))
         if self.embed is None and self.aux is None:
             return score
         if self.embed is not None:
             pooled = h.flatten(2).sum(2) if h.dim() > 2 else h
-            return score + (self.embed(require_labels(y, len(x))) * pooled).sum(1)
+            return score + (self.embed(require_labels(y, len(h))) * pooled).sum(1)
         return DOut(score, self.aux(h).flatten(1))
 
 

@@ -9,6 +9,7 @@ import torch
 from .. import data, dist, models, objectives
 from ..augment import DInput
 from ..config import Config
+from ..errors import ConfigError
 from ..precision import Precision
 
 
@@ -27,6 +28,13 @@ class Game:
     num_classes: int = 0  # > 0: conditional, fakes get random classes
     amp: Precision = field(default_factory=Precision)  # train.amp: autocast, fp16 loss scaling
 
+    def train_d(self, on: bool) -> None:
+        """D's trainable weights on or off (off for G's step); blocks frozen by model.freeze_d,
+        which D's optimizer does not hold, stay off."""
+        for group in self.opt_d.param_groups:
+            for p in group["params"]:
+                p.requires_grad_(on)
+
 
 def make_game(cfg: Config, info: data.DataInfo, device: torch.device) -> Game:
     """The networks, optimizers and objective of a run, on ``device``, as every run builds them."""
@@ -34,9 +42,24 @@ def make_game(cfg: Config, info: data.DataInfo, device: torch.device) -> Game:
     fmt = torch.channels_last if T.channels_last else torch.contiguous_format
     G, D = (m.to(device, memory_format=fmt) for m in models.build(cfg.model, info))
     dist.broadcast_module(G, D)  # every process starts from rank 0's weights
+    freeze(D, cfg.model.freeze_d)
     opt_g, opt_d = make_optimizers(cfg, G, D)
-    return Game(G, D, objectives.build(o), opt_g, opt_d, DInput(o.diffaugment, o.instance_noise, T.steps), cfg.model.nz,
+    obj = objectives.build(o)
+    aug = DInput(o.diffaugment, o.instance_noise, T.steps, o, -1.0 if obj.lower_is_real else 1.0)
+    return Game(G, D, obj, opt_g, opt_d, aug, cfg.model.nz,
                 T.d_steps, info.num_classes if cfg.model.conditional != "none" else 0, Precision(T.amp, device))
+
+
+def freeze(D: torch.nn.Module, n: int) -> None:
+    """model.freeze_d (FreezeD, Mo et al. 2020): D's first n blocks keep their weights: no
+    gradients, and make_optimizers leaves them out of D's optimizer."""
+    if not n:
+        return
+    blocks = models.d_blocks(D)
+    if n > len(blocks):
+        raise ConfigError(f"model.freeze_d = {n}: this discriminator has {len(blocks)} blocks")
+    for block in blocks[:n]:
+        block.requires_grad_(False)
 
 
 def make_optimizers(cfg: Config, G: torch.nn.Module, D: torch.nn.Module):
@@ -47,7 +70,8 @@ def make_optimizers(cfg: Config, G: torch.nn.Module, D: torch.nn.Module):
         kind, kw = torch.optim.Adam, {"betas": (o.beta1, o.beta2), "fused": o.fused or None}
     else:
         kind, kw = torch.optim.RMSprop, {"foreach": o.fused or None}
-    return kind(G.parameters(), lr=o.lr_g, **kw), kind(D.parameters(), lr=o.lr_d, **kw)
+    trainable = [p for p in D.parameters() if p.requires_grad]  # model.freeze_d's frozen blocks stay out
+    return kind(G.parameters(), lr=o.lr_g, **kw), kind(trainable, lr=o.lr_d, **kw)
 
 
 def fixed_noise(cfg: Config, info: data.DataInfo, device: torch.device):

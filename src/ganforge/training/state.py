@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import checkpoint, config, dist, runs
-from ..errors import TrainingDiverged
+from ..errors import CheckpointError, TrainingDiverged
 
 
 def say(message: str) -> None:
@@ -38,8 +38,11 @@ def keep_rng():
         checkpoint.set_rng_state(state)
 
 
-def start(t) -> None:
-    """A new run's first files: its config, the fixed latents, the step-0 checkpoint."""
+def start(t, init=None) -> None:
+    """A new run's first files: its config, the fixed latents, the step-0 checkpoint (of the
+    weights ``init`` names, with ``--init``)."""
+    if init:
+        init_from(t, init)
     t.run_dir.write_text(t.run_dir.config, config.to_yaml(t.cfg))
     z, y = t.fixed
     arrays = {"z": z.cpu().numpy(), **({} if y is None else {"y": y.cpu().numpy()})}
@@ -64,6 +67,7 @@ def state_of(t) -> dict:
         "amp_scalers": g.amp.state_dict(g.opt_g, g.opt_d),  # fp16: the loss scales (config has amp, compile, tf32)
         "rng": checkpoint.rng_state(),
         "data_state": t.source.state_dict(),
+        "augment": g.aug.state_dict(),  # adaptive augmentation's p and its running r_t, restored exactly
     }
     if t.G_ema is not None:
         state["G_ema"] = t.G_ema.state_dict()
@@ -98,11 +102,55 @@ def adopt(t, state: dict, path: Path | str = "state") -> None:
     g.amp.load_state_dict(state.get("amp_scalers", []), g.opt_g, g.opt_d)
     if "data_state" in state:
         t.source.load_state_dict(state["data_state"])
+    if "augment" in state:
+        g.aug.load_state_dict(state["augment"])
     if t.watch.monitor is not None and "health" in state:
         t.watch.monitor.load_state_dict(state["health"])
     if "rng" in state:
         checkpoint.set_rng_state(state["rng"])
     t.step, t.rollbacks, t.best = int(state["step"]), int(state.get("rollbacks", 0)), state.get("best")
+
+
+def init_from(t, path: Path | str) -> None:
+    """``--init``: a new run starts from trained weights (a run directory, a checkpoint or an
+    export): G, and D and G's EMA where the source has them (an export has G alone, its EMA
+    weights when the run kept them). Optimizers, step and data position start afresh. Every
+    tensor must fit the network this config builds; the first that does not is named."""
+    from .. import export
+
+    if export.is_export(path):
+        from safetensors.torch import load_file
+
+        weights = {"G": load_file(str(Path(path) / export.WEIGHTS))}
+    else:
+        state = checkpoint.load(path)
+        if "stages" in state:
+            raise CheckpointError(f"--init {path}: a stacked GAN's checkpoint; --init takes a single run's")
+        weights = {k: state[k] for k in ("G", "D", "G_ema") if k in state}
+    fit(t.game.G, weights["G"], "generator", path)
+    if "D" in weights:
+        fit(t.game.D, weights["D"], "discriminator", path)
+    if t.G_ema is not None:
+        fit(t.G_ema, weights.get("G_ema", weights["G"]), "generator (EMA)", path)
+    say(f"ganforge: --init: {', '.join(k for k in ('G', 'D', 'G_ema') if k in weights)} from {path}")
+
+
+def fit(module: torch.nn.Module, weights: dict, what: str, path) -> None:
+    """Load ``weights`` into ``module`` only if every tensor is there with the same shape."""
+    own = module.state_dict()
+    for key, mine in own.items():
+        theirs = weights.get(key)
+        if theirs is not None and tuple(theirs.shape) != tuple(mine.shape):
+            raise CheckpointError(f"--init {path}: the {what}'s tensor {key} has shape {tuple(theirs.shape)} there but "
+                                  f"{tuple(mine.shape)} in the network this config builds: keep the options that size it "
+                                  "(model.family, model.nz, ngf, ndf, max_mult, conditional, data.resolution, data.channels)")
+    missing, extra = sorted(own.keys() - weights.keys()), sorted(weights.keys() - own.keys())
+    if missing or extra:
+        raise CheckpointError(f"--init {path}: the {what} there is another architecture: "
+                              + "; ".join(f"{n} tensors {w}: {', '.join(ks[:3])}{' ...' if len(ks) > 3 else ''}"
+                                          for n, w, ks in ((len(missing), "missing there", missing),
+                                                           (len(extra), "not in this config's network", extra)) if ks))
+    module.load_state_dict(weights)
 
 
 def restore(t, path: Path | None) -> None:
