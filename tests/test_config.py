@@ -131,3 +131,11 @@ def test_help_names_every_registered_dataset_family_objective_metric_and_conditi
                 assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text), (key, name, text)
     assert not re.search(r"\{\w+\}", options_help())  # every placeholder filled
     assert "{datasets}" in dict((k, h) for k, _, h in C.describe_keys())["data.name"]  # config alone leaves them
+
+
+def test_eval_metric_names_one_result_that_fits_the_data():
+    toy = {"data": {"name": "ring8"}, "model": {"family": "mlp", "d_norm": "none"}}
+    assemble.validate(C.from_dict(C.merge(toy, {"train": {"eval_metric": "high_quality"}})))  # a toy knows its modes
+    for group, results in (("toy", "modes, high_quality, reverse_kl"), ("pr", "precision, recall")):
+        with pytest.raises(C.ConfigError, match=f"'{group}' is a group of results; name one of them: {results}"):
+            assemble.validate(C.from_dict(C.merge(toy, {"train": {"eval_metric": group}})))

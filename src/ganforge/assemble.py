@@ -22,15 +22,24 @@ def validate(cfg: Config) -> Config:
     models.check(cfg.model, info)
     objectives.check(cfg, info)
     if cfg.train.eval_metric != "auto":
-        from .metrics.evaluate import resolve_metrics
-
-        try:
-            resolve_metrics([cfg.train.eval_metric], info)
-        except GanforgeError as e:
-            raise ConfigError(f"train.eval_metric = {cfg.train.eval_metric!r}: {e}") from None
+        check_eval_metric(cfg.train.eval_metric, info)
     if cfg.model.stage1:
         check_stack(cfg)
     return cfg
+
+
+def check_eval_metric(name: str, info) -> None:
+    """train.eval_metric names one result (fid, precision, high_quality...), since best.pt keeps
+    the best value of one number; a group of several (pr: precision and recall) is refused."""
+    from .metrics.evaluate import METRICS, resolve_metrics
+
+    try:
+        resolve_metrics([name], info)
+    except GanforgeError as e:
+        raise ConfigError(f"train.eval_metric = {name!r}: {e}") from None
+    if name in METRICS and name not in METRICS.get(name).outputs:
+        raise ConfigError(f"train.eval_metric = {name!r} is a group of results; name one of them: "
+                          f"{', '.join(METRICS.get(name).outputs)}")
 
 
 def load(config_path: str | Path | None = None, preset: str | None = None, overrides=None) -> Config:

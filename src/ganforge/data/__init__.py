@@ -128,8 +128,8 @@ def check(cfg: DataConfig) -> None:
 def describe(cfg: DataConfig) -> DataInfo:
     """What the data will look like, without reading it (for validating a config)."""
     spec = DATASETS.get(cfg.name)
-    if spec.kind == "points":
-        return DataInfo("points", (2,), 0)
+    if spec.kind == "points":  # the generated toys cost nothing to build, and know their mode centres
+        return DataInfo("points", (2,), 0) if cfg.name == "points" else spec.build(cfg, 0).info
     num_classes = 0 if cfg.split in ("unlabeled", "train+unlabeled") else spec.num_classes
     return DataInfo("image", (_channels(cfg, spec), cfg.resolution, cfg.resolution), num_classes)
 
