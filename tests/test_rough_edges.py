@@ -71,3 +71,17 @@ def test_cli_warnings_are_one_clean_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("ganforge: warning: ") and "skipped 1 of 5 image files" in lines[0]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`ganforge presets | head -1`: the pipe closes under the printing command."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from ganforge.cli import main; "
+                             "sys.stdout.reconfigure(line_buffering=True); sys.exit(main(['presets'] * 1))"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away after one line
+    _, err = proc.communicate(timeout=60)
+    assert b"Traceback" not in err and proc.returncode in (0, 141), err

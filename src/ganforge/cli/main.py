@@ -7,19 +7,20 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
 from .. import __version__
 from ..errors import GanforgeError, TrainingStopped
-from . import commands, evaluate, latent
+from . import commands, evaluate, latent, project
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and inspect GANs.")
     p.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (commands, latent, evaluate):  # the order `ganforge --help` lists them in
+    for module in (commands, latent, project, evaluate):  # the order `ganforge --help` lists them in
         module.register(sub)
     return p
 
@@ -46,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if extra and not getattr(args, "accepts_dotted", False):
         parser().error(f"{args.command} takes no --section.key options: {' '.join(extra)}")
-
     saved, warnings.formatwarning = warnings.formatwarning, one_line_warning
     try:
         code = args.func(args, extra)
@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganforge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ganforge presets | head`: the reader has gone, and wants no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit would fail again
+        return 141  # what a shell reports for a process ended by SIGPIPE
     finally:
         warnings.formatwarning = saved
     return code or 0
