@@ -1,4 +1,4 @@
-"""Regenerate the option and preset tables of docs/configuration.md from config.py and the presets.
+"""Regenerate the option and preset tables of docs/configuration.md from the config package, the registries and the presets.
 
     python scripts/update_docs.py
 

@@ -1,7 +1,7 @@
 """Where the parts meet: a config checked against the registries (training.make_game builds them),
 and a stacked GAN's config split into its stages' configs, each checked the same way.
 
-config.py is plain data (defaults, YAML, overrides, per-field checks) and imports nothing
+config/ is plain data (defaults, YAML, overrides, per-field checks) and imports nothing
 above it; the registries (data, models, objectives, metrics) import config for their
 sections. Checks that need a registry (a dataset's shape for a model family, an objective
 that forbids BatchNorm, a metric that fits the data) live here, one floor up.
