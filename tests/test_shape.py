@@ -1,4 +1,5 @@
-"""The package keeps its shape: no file in src/ganforge over 400 lines, no function over 60.
+"""The package keeps its shape: no file in src/ganforge over 400 lines, no function over 60,
+no import circle.
 
 Counted as the project's shape hook counts: a file's lines are its newline characters; a
 function (def or async def, methods and nested functions included) runs from its def line
@@ -33,3 +34,42 @@ def test_no_function_is_over_60_lines():
                 if n > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(SRC.parent)}:{node.lineno} {node.name}: {n} lines")
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines (split them where the thought ends):\n" + "\n".join(long)
+
+
+def imports_of(path: Path, text: str) -> tuple[str, set[str]]:
+    """(the module's dotted name, the ganforge modules it imports, deferred imports included:
+    a function-level import is a dependency all the same)."""
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    package = parts[:-1]
+    name = ".".join(parts if parts[-1] != "__init__" else parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - (node.level - 1)] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            if node.module:  # `from . import x` imports x, not the package it sits in
+                found.add(target)
+            found.update(f"{target}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return name, found
+
+
+def test_no_import_circles():
+    graph = dict(imports_of(path, text) for path, text in sources())
+    graph = {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+    state, circles = {}, []
+
+    def visit(m, stack):  # depth first: a module met again while still on the stack closes a circle
+        state[m] = "open"
+        for d in sorted(graph[m]):
+            if state.get(d) == "open":
+                circles.append(" -> ".join(stack[stack.index(d):] + [d]))
+            elif d not in state:
+                visit(d, stack + [d])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not circles, "import circles (the imports should run one way):\n" + "\n".join(circles)
