@@ -2,6 +2,7 @@
 
     RUN/config.yaml          the resolved config          RUN/metrics.jsonl    one row per log_every
     RUN/health.jsonl         health events, rollbacks     RUN/tensorboard/     TensorBoard events
+    RUN/starts.jsonl         one line each time training starts or resumes: step, processes, threads
     RUN/samples/step-N.png   fixed-noise snapshots        RUN/samples/final.png, latents.npz
     RUN/checkpoints/step-N.pt, best.pt                    RUN/losses.png, timelapse.gif
     RUN/latent/, RUN/audit/, RUN/diagnose.png|html        written later by ganforge's commands
@@ -30,6 +31,7 @@ from .errors import ConfigError
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 HEALTH = "health.jsonl"
+STARTS = "starts.jsonl"
 SAMPLES = "samples"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
@@ -113,6 +115,7 @@ class Run:
     config = property(lambda self: self.path / CONFIG)
     metrics = property(lambda self: self.path / METRICS)
     health = property(lambda self: self.path / HEALTH)
+    starts = property(lambda self: self.path / STARTS)
     samples = property(lambda self: self.path / SAMPLES)
     checkpoints = property(lambda self: self.path / CHECKPOINTS)
     tensorboard = property(lambda self: self.path / TENSORBOARD)
@@ -233,6 +236,35 @@ def create(run: Run, write: Callable[[], None]) -> None:
         if isinstance(e, OSError):
             raise ConfigError(f"cannot create run directory {run.path}: {e.strerror or e}") from None
         raise
+
+
+def trim(run: Run, step: int) -> None:
+    """Before a run resumes from its step-``step`` checkpoint: drop the metrics and health rows
+    an earlier attempt logged past it (a process killed between two checkpoints), since those
+    steps are trained and logged again, and a torn last line."""
+    for path in (run.metrics, run.health):
+        if not (run.writes and path.is_file()):
+            continue
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        kept = [row for row in read_jsonl(path) if row.get("step", 0) <= step]
+        if len(kept) < len(lines):
+            write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
+
+
+def clear_unstarted(run: Run) -> None:
+    """Remove what a run that never reached its first checkpoint left behind (its config.yaml
+    and fixed latents, rows past step 0, temporary files in checkpoints/ and that folder if
+    then empty), so that it can start there again. Anything else in the directory is left alone."""
+    if not run.writes:
+        return
+    trim(run, 0)
+    run.config.unlink(missing_ok=True)
+    run.latents.unlink(missing_ok=True)
+    if run.checkpoints.is_dir():
+        for tmp in run.checkpoints.glob(".*.tmp"):  # atomic_write's, from a write cut short
+            tmp.unlink(missing_ok=True)
+        if not any(run.checkpoints.iterdir()):
+            run.checkpoints.rmdir()
 
 
 def run_of(path: str | Path) -> Path:
