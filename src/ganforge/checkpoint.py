@@ -21,6 +21,10 @@ from .errors import CheckpointError
 
 FORMAT = "ganforge-checkpoint"
 VERSION = 1
+# The oldest torch whose weights-only loader has no known bypass: before 2.6 a crafted file
+# ran code through torch.load(weights_only=True) (CVE-2025-32434), before 2.10 it could
+# corrupt memory on the way (CVE-2026-24747). pyproject.toml requires the same floor.
+SAFE_TORCH = (2, 10)
 _STEP_FILE = re.compile(r"step-(\d+)\.pt$")
 
 
@@ -33,8 +37,20 @@ def save(path: Path, state: dict) -> Path:
     return Path(path)
 
 
+def require_safe_torch(version: str | None = None) -> None:
+    """Refuse to unpickle anything on a torch whose weights-only loader can be bypassed."""
+    version = version or torch.__version__
+    m = re.match(r"(\d+)\.(\d+)", version)
+    if m and (int(m.group(1)), int(m.group(2))) < SAFE_TORCH:
+        floor = ".".join(map(str, SAFE_TORCH))
+        raise CheckpointError(f"refused to load a checkpoint with torch {version}: its weights-only loader has known "
+                              f"bypasses that let a crafted file run code; ganforge needs torch >= {floor} "
+                              f"(pip install 'torch>={floor}')")
+
+
 def load(path: str | Path) -> dict:
     """Read a ganforge checkpoint (a file, or a run directory: its latest), safely."""
+    require_safe_torch()
     path = resolve(path)
     if not zipfile.is_zipfile(path):  # ganforge writes torch's zip format only
         raise CheckpointError(f"{path} is truncated or not a checkpoint (not a torch zip archive)")
