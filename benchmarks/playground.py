@@ -54,7 +54,7 @@ def main() -> int:
         from ganforge.web.testing import BackgroundServer
 
         server = BackgroundServer(Path(runs))
-        url, pg = server.url, server.playground
+        pg = server.playground
         try:
             pg.control("play")
             time.sleep(2)  # warm-up
@@ -62,8 +62,8 @@ def main() -> int:
             pg.control("reset")
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.goto(url + "/#/playground")
+                page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)  # wait_for_function evaluates strings
+                page.goto(server.login("#/playground"))  # the printed URL: the token, then a cookie
                 page.wait_for_function("window.__pg && window.__pg.frames > 0", timeout=60_000)
                 page.click("#pg-play")
                 time.sleep(2)

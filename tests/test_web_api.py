@@ -76,7 +76,7 @@ def test_malformed_requests_get_a_json_error_that_names_the_problem(server, path
     ("/api/run?name=ring8&since=-1", 400, "since"),
     ("/api/file", 400, "'path'"),
     ("/api/file?path=ring8/missing.png", 404, "no such file"),
-    ("/api/file?path=ring8/checkpoints/step-000040.pt", 403, "only pictures and text"),
+    ("/api/file?path=ring8/checkpoints/step-000040.pt", 403, "only pictures, text and arrays"),
     ("/api/explore/info", 400, "'run'"),
     ("/api/explore/info?run=nope", 404, "run 'nope'"),
 ])
@@ -100,7 +100,7 @@ def test_requests_a_cross_site_page_could_send_are_refused(server):
     # a page whose name was rebound to 127.0.0.1 sends its own Host
     got, payload = call(server.url + "/api/runs", headers={"Host": "evil.example:8765"})
     assert got == 403 and "localhost, 127.0.0.1" in payload["error"]
-    assert call(server.url.replace("127.0.0.1", "localhost") + "/api/runs")[0] == 200
+    assert call(server.url.replace("127.0.0.1", "localhost") + "/api/runs", headers=server.headers)[0] == 200
 
 
 def test_wrong_method_and_bad_json(server):
@@ -218,7 +218,8 @@ def test_playground_steps_settings_points_and_save(server, runs_dir, tmp_path):
 def test_stream_sends_frames_with_rows(server):
     call(server.url + "/api/playground/control", {"action": "reset"})
     call(server.url + "/api/playground/control", {"action": "play"})
-    with urllib.request.urlopen(server.url + "/api/playground/stream", timeout=60) as r:
+    with urllib.request.urlopen(urllib.request.Request(server.url + "/api/playground/stream", headers=server.headers),
+                                timeout=60) as r:
         msgs = []
         for line in r:
             if line.startswith(b"data: "):
@@ -281,20 +282,20 @@ def test_explorer_class_picker(server):
 
 # ------------------------------------------------------------------------------ safety of the server itself
 
-def test_a_token_guards_a_server_off_loopback(runs_dir):
+def test_the_token_guards_every_request(runs_dir):
     s = ServerThread(runs_dir, token="s3cret")
+    port = s.url.rsplit(":", 1)[1]
+    cookie = f"ganforge_token_{port}"
     try:
-        got, payload = call(s.url + "/api/runs")
+        got, payload = call(s.url + "/api/runs", auth=False)
         assert got == 401 and "token" in payload["error"]
-        assert call(s.url + "/api/runs?token=wrong")[0] == 401
-        assert call(s.url + "/api/runs", headers={"Cookie": "ganforge_token=wrong"})[0] == 401
-        assert call(s.url + "/api/runs?token=%C3%A9t%C3%A9")[0] == 401  # non-ASCII: refused, not a crash
-        assert call(s.url + "/api/runs", headers={"Cookie": "ganforge_token=\"unclosed; x"})[0] == 401
-        req = urllib.request.Request(s.url + "/?token=s3cret")
-        with urllib.request.urlopen(req, timeout=30) as r:
-            cookie = r.headers["Set-Cookie"]
-        assert "ganforge_token=s3cret" in cookie and "HttpOnly" in cookie
-        assert call(s.url + "/api/runs", headers={"Cookie": "ganforge_token=s3cret"})[0] == 200
+        assert call(s.url + "/api/runs?token=wrong", auth=False)[0] == 401
+        assert call(s.url + "/api/runs", headers={"Cookie": f"{cookie}=wrong"}, auth=False)[0] == 401
+        assert call(s.url + "/api/runs", headers={"Cookie": "ganforge_token=s3cret"}, auth=False)[0] == 401  # another port's name
+        assert call(s.url + "/api/runs?token=%C3%A9t%C3%A9", auth=False)[0] == 401  # non-ASCII: refused, not a crash
+        assert call(s.url + "/api/runs", headers={"Cookie": f"{cookie}=\"unclosed; x"}, auth=False)[0] == 401
+        assert call(s.url + "/api/runs", headers={"Cookie": f"{cookie}=s3cret"}, auth=False)[0] == 200
+        assert call(s.url + "/api/runs", headers={"Cookie": f"junk=\"; {cookie}=s3cret; other=1"}, auth=False)[0] == 200
     finally:
         s.stop()
     assert not s.playground.thread.is_alive()  # stopping the server stopped the training thread
@@ -313,11 +314,14 @@ def test_serve_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(runs_dir):
         while "http://" not in line:
             line = p.stdout.readline()
             assert line or p.poll() is None, p.stderr.read()
-        url = re.search(r"http://\S+", line).group(0).rstrip("/")
-        assert url.startswith("http://127.0.0.1:") and "token" not in url
-        assert wait_for(lambda: _up(url), 60)
-        assert call(url + "/api/playground/control", {"action": "play"})[0] == 200
-        stream = urllib.request.urlopen(url + "/api/playground/stream", timeout=60)  # a page stays open
+        printed = re.search(r"http://\S+", line).group(0)
+        assert printed.startswith("http://127.0.0.1:") and re.search(r"/\?token=[\w-]{16,}$", printed)  # a token on loopback too
+        url, token = printed.split("/?token=")
+        auth = {"X-Ganforge-Token": token}
+        assert wait_for(lambda: _up(url, headers=auth), 60)
+        assert call(url + "/api/runs")[0] == 401
+        assert call(url + "/api/playground/control", {"action": "play"}, headers=auth)[0] == 200
+        stream = urllib.request.urlopen(urllib.request.Request(url + "/api/playground/stream", headers=auth), timeout=60)
         stream.readline()
         time.sleep(1)
         p.send_signal(signal.SIGINT)
@@ -347,9 +351,9 @@ def test_a_public_host_prints_a_warning_and_a_token(runs_dir):
     assert "warning" in p.stderr.read()
 
 
-def _up(url, ok=(200,)) -> bool:
+def _up(url, ok=(200,), headers=None) -> bool:
     try:
-        return call(url + "/api/runs")[0] in ok
+        return call(url + "/api/runs", headers=headers)[0] in ok
     except OSError:
         return False
 

@@ -42,10 +42,11 @@ def page(browser, server):
     pg = browser.new_page(viewport={"width": 1400, "height": 900})
     errors = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(server.url + "/#/playground")
-    pg.wait_for_function("window.__pg && window.__pg.frames > 0", timeout=60_000)
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    pg.goto(server.login("#/playground"))  # the printed URL: the cookie, then the page without the token
+    wait(pg, "window.__pg && window.__pg.frames > 0")
     yield pg
-    assert not errors, errors  # no JavaScript exception on any page
+    assert not errors, errors  # no JavaScript exception on any page, nothing the CSP blocked
     pg.close()
 
 
@@ -54,7 +55,18 @@ def js(page, expr):
 
 
 def wait(page, expr, timeout=60_000):
-    page.wait_for_function(expr, timeout=timeout)
+    """Poll ``expr`` in the page until it is true. Not page.wait_for_function: that evaluates
+    a string in the page, which the server's Content-Security-Policy (no eval) refuses."""
+    deadline = time.time() + timeout / 1000
+    while True:
+        try:
+            if page.evaluate(expr):
+                return
+        except sync_api.Error:  # the page is navigating: ask again
+            pass
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout / 1000:.0f} s waiting for {expr}")
+        time.sleep(0.02)
 
 
 def test_play_pause_and_steps(page, server, shots):
@@ -217,7 +229,7 @@ def test_health_events_show_with_their_explanation(page, server):
     wait(page, "window.__pg.frames > 0")
     pg = server.playground
     with pg.lock:  # as the monitor reports a condition starting (its own event, explanation and remedies)
-        pg.events.extend(pg.health._transitions(pg.step, {"mode_collapse": "samples near 2 of 8 modes"}))
+        pg.events.extend(pg.session.watch.monitor._transitions(pg.step, {"mode_collapse": "samples near 2 of 8 modes"}))
     page.click("#pg-step")
     wait(page, "document.querySelector('#pg-events').innerText.includes('mode collapse')")
     text = page.inner_text("#pg-events")
@@ -244,12 +256,25 @@ def test_save_as_run_then_open_it(page, server, runs_dir):
 def test_the_page_works_through_the_token(browser, runs_dir):
     s = ServerThread(runs_dir, token="tok-123")
     try:
-        pg = browser.new_page()
+        ctx = browser.new_context()
+        pg = ctx.new_page()
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
         pg.goto(s.url + "/?token=tok-123#/playground")  # the printed URL; then the cookie carries it
-        pg.wait_for_function("window.__pg && window.__pg.frames > 0", timeout=60_000)
+        assert "token" not in pg.url and pg.url.endswith("/#/playground")  # out of the address bar
+        wait(pg, "window.__pg && window.__pg.frames > 0")
         pg.click("#pg-step")
-        pg.wait_for_function("window.__pg.state.step === 1", timeout=60_000)
-        pg.close()
+        wait(pg, "window.__pg.state.step === 1")
+        (cookie,) = ctx.cookies()
+        port = s.url.rsplit(":", 1)[1]
+        assert cookie["name"] == f"ganforge_token_{port}" and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert pg.evaluate("document.cookie") == ""  # the page's scripts cannot read it
+        pg.goto(s.url + "/?token=stale#/runs")  # an old link: the good cookie stays, the stale token goes
+        assert "token" not in pg.url
+        pg.wait_for_selector("#runs-table tbody tr")
+        assert not errors, errors  # nothing the Content-Security-Policy blocked
+        ctx.close()
         other = browser.new_context().new_page()  # no token: refused
         other.goto(s.url + "/#/playground")
         assert "needs its token" in other.inner_text("body")

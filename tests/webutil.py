@@ -23,18 +23,28 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def ServerThread(runs: Path, token: str | None = None):
-    """The app on a free loopback port, in a thread (ganforge.web.testing.BackgroundServer)."""
+_TOKENS: dict[str, str] = {}  # a server's base URL -> its token: call() sends it for that server
+
+
+def ServerThread(runs: Path, token: str | None = None, no_token: bool = False):
+    """The app on a free loopback port, in a thread (ganforge.web.testing.BackgroundServer),
+    with a token as ``ganforge serve`` has (``call`` sends it) unless ``no_token``."""
     from ganforge.web.testing import BackgroundServer
 
-    return BackgroundServer(runs, token)
+    s = BackgroundServer(runs, token, no_token=no_token)
+    if s.token:
+        _TOKENS[s.url] = s.token
+    return s
 
 
-def call(url: str, body=None, raw: bytes | None = None, headers: dict | None = None, method: str | None = None):
-    """(status, parsed JSON or bytes) without raising on HTTP errors."""
+def call(url: str, body=None, raw: bytes | None = None, headers: dict | None = None, method: str | None = None,
+         auth: bool = True):
+    """(status, parsed JSON or bytes) without raising on HTTP errors. The token of the test
+    server the URL names goes along as X-Ganforge-Token unless ``auth`` is False."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})},
-                                 method=method)
+    token = next((t for base, t in _TOKENS.items() if url.startswith(base + "/")), None) if auth else None
+    sent = {"Content-Type": "application/json", **({"X-Ganforge-Token": token} if token else {}), **(headers or {})}
+    req = urllib.request.Request(url, data=data, headers=sent, method=method)
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             status, payload, ctype = r.status, r.read(), r.headers.get("Content-Type", "")

@@ -161,7 +161,7 @@ def cmd_serve(args, extra) -> None:
         from ..web.server import serve
     except ImportError as e:
         raise GanforgeError(f"ganforge serve needs the web extra ({e.name} is missing): pip install 'ganforge[web]'") from None
-    serve(args.runs, args.host, args.port, args.threads)
+    serve(args.runs, args.host, args.port, args.threads, no_token=args.no_token)
 
 
 def cmd_presets(args, extra) -> None:
@@ -201,9 +201,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser("serve", help="the workbench in the browser: playground, run dashboard, latent explorer")
     w.add_argument("--runs", default="runs", help="the run directories to show (default runs/)")
     w.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1, this machine only; any other needs the printed token)")
+                   help="address to listen on (default 127.0.0.1, this machine only; any other is reachable from other machines)")
     w.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     w.add_argument("--threads", type=int, default=1, help="CPU threads for the playground's training (default 1)")
+    w.add_argument("--no-token", action="store_true",
+                   help="serve without the token the printed URL carries (127.0.0.1 only): every user of this machine can then use it")
     w.set_defaults(func=cmd_serve)
 
     pr = sub.add_parser("presets", help="list the presets")

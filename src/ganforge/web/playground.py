@@ -5,25 +5,33 @@ and drawn as frames (points, D's surface, G's manifold, G's gradients, scores).
 Every change the page asks for is a config change, validated by ``assemble.from_dict`` like
 any YAML, then given to the session (``Session.reconfigure``: learning rates, k and the
 objective in place); width, depth, nz, data or seed need new networks, so a new Session.
-One lock serializes training steps and requests.
+One lock serializes training steps and requests; every setting is bounded (inputs.py and
+PARAMS) and a step's cost too (MAX_COST), so the lock is never held for long: a request
+waits for it at most LOCK_WAIT seconds, and Play, Pause, Slow and Fast never wait for it.
+The history the page gets (curve rows, health events) and the runs it saves have caps.
 """
 from __future__ import annotations
 
 import json
 import math
 import shutil
+import sys
 import tempfile
 import threading
 import time
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import assemble, config, data, runs
+from .. import assemble, config, data, objectives, runs
 from ..errors import ConfigError
 from ..metrics.toy import toy_scores
 from ..training import Session
+from .inputs import Busy, Limit
+from .knobs import MAX_COST, PARAMS, checked, step_cost
 from .runs_view import json_safe
 
 PRESET = "gan-ring8"  # the networks the playground starts from (MLP 128x3, nz 2, batch 256)
@@ -33,21 +41,12 @@ HEALTH_EVERY = 50  # steps per health row (train.log_every of a real run)
 PROBE_EVERY = 200  # steps between health probes (health.every)
 SCORE_EVERY = 100  # steps between toy scores (2,500 samples, the PacGAN protocol)
 N_SHOW, N_ARROWS, HEAT, GRID = 512, 96, 48, 16
-MAX_ROWS = 20_000
-
-# The knobs the page turns: name -> (dotted config key, type). width and depth set both
-# networks' hidden layers.
-PARAMS = {
-    "data": ("data.name", str), "objective": ("objective.name", str),
-    "lr_g": ("optim.lr_g", float), "lr_d": ("optim.lr_d", float), "k": ("train.d_steps", int),
-    "batch": ("train.batch_size", int), "width": (None, int), "depth": (None, int), "nz": ("model.nz", int),
-    "gp_weight": ("objective.gp_weight", float), "r1_weight": ("objective.r1_weight", float),
-    "label_smoothing": ("objective.label_smoothing", float), "mode_seeking": ("objective.mode_seeking", float),
-    "seed": ("train.seed", int),
-}
-MAX_WIDTH, MAX_DEPTH, MAX_BATCH = 1024, 8, 4096
-
-
+MAX_ROWS = 20_000  # curve rows kept for the page (one a frame)
+MAX_LOG_ROWS = 10_000  # the session's logged rows kept (one per 50 steps: what a saved run's metrics.jsonl holds)
+MAX_EVENTS = 1_000  # health events kept
+MAX_SAVES = 50  # runs one server's playground may save
+MAX_COORD = 1e6  # a drawn or uploaded point's coordinates
+LOCK_WAIT = 10.0  # seconds a request waits for the training thread
 class Playground:
     def __init__(self, threads: int = 1, fps: int = FPS):
         self.threads, self.fps = threads, fps
@@ -62,28 +61,41 @@ class Playground:
         self.frame, self.frame_id, self.frame_time, self.generation = "null", 0, 0.0, 0
         self.rows: list[dict] = []  # one per frame while training: the live curves
         self.rows_base = 0  # rows dropped from the front (MAX_ROWS)
+        self.events_base = 0  # health events dropped from the front (MAX_EVENTS)
+        self.saves = 0
         self.steps_per_s = 0.0
         self.thread_cpu = 0.0  # CPU seconds the training thread has used (the benchmark's clock)
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._build()
+        self._build(self.cfg)
         self.thread = threading.Thread(target=self._loop, name="ganforge-playground", daemon=True)
         self.thread.start()
 
     # -- building ------------------------------------------------------------------------
-    def _build(self) -> None:
-        """A new Session for self.cfg (a reset), and the fixed latents and points the frames show."""
-        cfg = self.cfg
-        self.session = Session(cfg)
+    def _build(self, cfg) -> None:
+        """A new Session for ``cfg`` (a reset), and the fixed latents and points the frames
+        show; all is built before any of it replaces the old, so a failure changes nothing."""
+        session = Session(cfg)
         gen = torch.Generator().manual_seed(cfg.train.seed + 1)
-        self.z_show = torch.randn(N_SHOW, cfg.model.nz, generator=gen)
-        self.z_score = torch.randn(2500, cfg.model.nz, generator=gen)
-        self.real_show = self.source.real_samples(N_SHOW, seed=0)[0]
-        self.rows, self.rows_base = [], 0
+        z_show = torch.randn(N_SHOW, cfg.model.nz, generator=gen)
+        z_score = torch.randn(2500, cfg.model.nz, generator=gen)
+        real_show = session.source.real_samples(N_SHOW, seed=0)[0]
+        self.cfg, self.session, self.z_show, self.z_score, self.real_show = cfg, session, z_show, z_score, real_show
+        self.rows, self.rows_base, self.events_base = [], 0, 0
         self.generation += 1
         self._frame_acc, self._scores = {}, {}
         self.view = self._fit_view(None)
         self._make_frame()
+
+    @contextmanager
+    def _held(self):
+        """The lock, for a request: never a wait without end (the page gets a 409 instead)."""
+        if not self.lock.acquire(timeout=LOCK_WAIT):
+            raise Busy("the playground is busy (a step or a rebuild is taking long); try again")
+        try:
+            yield
+        finally:
+            self.lock.release()
 
     # What the page and the server read of the session.
     game = property(lambda self: self.session.game)
@@ -93,62 +105,70 @@ class Playground:
     events = property(lambda self: self.session.events)
 
     def update(self, changes: dict) -> dict:
-        """Apply the page's changes (names from PARAMS); a ConfigError names a bad one."""
+        """Apply the page's changes (names from PARAMS), all or none: a ConfigError names the
+        first bad one, and the previous settings stay."""
         if not isinstance(changes, dict) or not changes:
             raise ConfigError("expected a JSON object of settings, e.g. {\"lr_d\": 0.0001}")
         unknown = set(changes) - set(PARAMS)
         if unknown:
-            raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}; the settings are {', '.join(PARAMS)}")
+            raise ConfigError(f"unknown setting {str(sorted(unknown, key=str)[0])[:40]!r}; the settings are {', '.join(PARAMS)}")
         d = self.cfg.to_dict()
         width, depth = d["model"]["g_hidden"][0], len(d["model"]["g_hidden"])
         for name, value in changes.items():
-            key, typ = PARAMS[name]
-            if name == "gp_weight" and value in (None, ""):
-                v = None
-            else:
-                v = config.coerce(name, value, typ)
+            v = checked(name, value)
             if name == "width":
                 width = v
             elif name == "depth":
                 depth = v
             else:
-                sec, leaf = key.split(".")
+                sec, leaf = PARAMS[name][0].split(".")
                 d[sec][leaf] = v
-        if not (1 <= width <= MAX_WIDTH and 1 <= depth <= MAX_DEPTH):
-            raise ConfigError(f"width {width}, depth {depth}: width must be in 1..{MAX_WIDTH}, depth in 1..{MAX_DEPTH}")
-        if d["train"]["batch_size"] > MAX_BATCH:
-            raise ConfigError(f"batch {d['train']['batch_size']}: at most {MAX_BATCH} in the playground")
         d["model"]["g_hidden"] = d["model"]["d_hidden"] = [width] * depth
-        d["model"]["d_arch"] = "autoencoder" if d["objective"]["name"] == "energy" else "standard"
+        d["model"]["d_arch"] = "autoencoder" if objectives.OBJECTIVES.get(d["objective"]["name"]).takes_autoencoder else "standard"
         if "data" in changes:
-            kind = data.DATASETS.get(d["data"]["name"]).kind
-            if kind != "points":
-                raise ConfigError(f"data {d['data']['name']!r}: the playground trains on 2-D points "
+            if d["data"]["name"] not in self.datasets():
+                raise ConfigError(f"data {d['data']['name'][:40]!r}: the playground trains on 2-D points "
                                   f"({', '.join(self.datasets())})")
             if d["data"]["name"] == "points" and not (self.points_dir / "points.csv").exists():
                 raise ConfigError("data 'points': draw points or upload a CSV first")
             d["data"]["root"] = str(self.points_dir / "points.csv") if d["data"]["name"] == "points" else None
         cfg = assemble.from_dict(d)
-        with self.lock:
+        T = cfg.train
+        cost = step_cost(T.d_steps, T.batch_size, width, depth, cfg.model.nz)
+        if cost > MAX_COST:
+            raise ConfigError(f"k {T.d_steps}, batch {T.batch_size}, width {width}, depth {depth}: one step would take "
+                              f"~{cost / MAX_COST:.0f}x the playground's budget (k x batch x width² x depth); "
+                              "make one of them smaller")
+        with self._held():
             self._apply(cfg)
         return self.settings()
 
     def _apply(self, cfg) -> None:
-        self.cfg = cfg
-        if not self.session.reconfigure(cfg):
-            return self._build()
-        self._make_frame()
+        old = self.cfg
+        try:
+            if self.session.reconfigure(cfg):
+                self.cfg = cfg
+                self._make_frame()
+            else:
+                self._build(cfg)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)  # the server's log has the details, the page a sentence
+            self.session.reconfigure(old)
+            self.cfg = old
+            raise ConfigError("these settings could not be applied; the previous ones are kept") from None
 
     def set_points(self, pts: np.ndarray) -> dict:
         """Train on these points (drawn or uploaded), data coordinates."""
         pts = np.asarray(pts, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2 or not 2 <= len(pts) <= data.toy2d.MAX_POINTS or not np.isfinite(pts).all():
             raise ConfigError(f"points: expected 2 to {data.toy2d.MAX_POINTS:,} finite [x, y] pairs, got shape {pts.shape}")
-        with self.lock:
+        if np.abs(pts).max() > MAX_COORD:
+            raise ConfigError(f"points: coordinates must be within ±{MAX_COORD:g}")
+        with self._held():
             np.savetxt(self.points_dir / "points.csv", pts, delimiter=",", header="x,y", comments="", fmt="%.6g")
             was = self.cfg.data.name
             if was == "points":  # same name, new file: rebuild explicitly
-                self._build()
+                self._build(self.cfg)
                 return self.settings()
         return self.update({"data": "points"})
 
@@ -166,22 +186,38 @@ class Playground:
 
     # -- stepping ------------------------------------------------------------------------
     def control(self, action: str) -> dict:
-        with self.lock:
+        if action in ("play", "pause", "slow", "fast"):
+            # Flags the training thread reads before each step: no lock, so Pause answers at
+            # once even mid-step; the frame count moves so the page hears the new state.
             if action in ("play", "pause"):
                 self.playing = action == "play"
-            elif action in ("slow", "fast"):
-                self.slow = action == "slow"
-            elif action == "reset":
-                self.playing = False
-                self._build()
-            elif action in ("step", "d_step", "g_step"):
-                self.playing = False
-                self._step(action)
             else:
-                raise ConfigError(f"unknown action {action!r}: expected play, pause, slow, fast, reset, step, d_step or g_step")
-            self._make_frame()  # the page learns the new state with the next frame
+                self.slow = action == "slow"
+            self.frame_id += 1
+        elif action in ("reset", "step", "d_step", "g_step"):
+            self.playing = False
+            with self._held():
+                if action == "reset":
+                    self._build(self.cfg)
+                else:
+                    self._step(action)
+                    self._trim()
+                self._make_frame()  # the page learns the new state with the next frame
+        else:
+            raise ConfigError(f"unknown action {str(action)[:40]!r}: expected play, pause, slow, fast, reset, step, "
+                              "d_step or g_step")
         self._wake.set()
         return self.state()
+
+    def _trim(self) -> None:
+        """The session's logged rows and health events, capped (oldest out first)."""
+        rows, events = self.session.rows, self.session.events
+        if len(rows) > MAX_LOG_ROWS:
+            del rows[:len(rows) - MAX_LOG_ROWS]
+        if len(events) > MAX_EVENTS:
+            drop = len(events) - MAX_EVENTS // 2
+            del events[:drop]
+            self.events_base += drop
 
     def _step(self, which: str = "full") -> None:
         for k, v in self.session.step_once({"step": "full", "d_step": "d", "g_step": "g"}.get(which, which)).items():
@@ -211,9 +247,10 @@ class Playground:
                 try:
                     if self.playing:
                         self._play_step()
-                except Exception as e:  # never die silently: pause, and tell the page
+                except Exception as e:  # never die silently: pause, tell the page, log the details
+                    traceback.print_exc(file=sys.stderr)
                     self.playing = False
-                    self._pause_with("training stopped", f"{type(e).__name__}: {e}")
+                    self._pause_with("training stopped", f"{type(e).__name__}: {str(e)[:200]}")
             self.thread_cpu = time.thread_time()
             if self.slow:
                 self._stop.wait(1.0 / SLOW_STEPS_PER_S)
@@ -221,6 +258,7 @@ class Playground:
     def _play_step(self) -> None:
         """One step while playing; a frame when one is due (every step in slow mode)."""
         self._step()
+        self._trim()
         if not all(math.isfinite(v[-1]) for v in self._frame_acc.values() if v):
             self._pause_with("divergence (NaN or Inf)", "a loss became non-finite; training paused "
                              "(reset, or lower the learning rates)")
@@ -305,7 +343,9 @@ class Playground:
     def save_run(self, runs_dir: Path, name: str = "playground") -> Path:
         """A normal run directory (config.yaml, checkpoints/, metrics.jsonl, health.jsonl,
         samples/): ``ganforge sample``, ``train --resume`` and ``diagnose`` accept it."""
-        with self.lock:
+        if self.saves >= MAX_SAVES:
+            raise Limit(f"this server's playground has saved {MAX_SAVES} runs, its limit; restart ganforge serve to save more")
+        with self._held():
             run = runs.free(Path(runs_dir) / name)
             run.mkdir(parents=True)
             try:
@@ -313,7 +353,9 @@ class Playground:
                 if self.cfg.data.name == "points":  # the drawn points travel with the run
                     shutil.copy(self.points_dir / "points.csv", run / "points.csv")
                     over = {"data": {"root": str((run / "points.csv").resolve())}}
-                return self.session.save(run, over)
+                saved = self.session.save(run, over)
+                self.saves += 1
+                return saved
             except BaseException:
                 shutil.rmtree(run, ignore_errors=True)  # never leave half a run behind
                 raise

@@ -27,7 +27,8 @@
         el("td", {}, el("a", {href: "#/runs/" + encodeURIComponent(r.name)}, r.name)),
         el("td", {title: r.description}, r.preset),
         el("td", {}, `${r.step}${r.steps ? " / " + r.steps : ""}`),
-        el("td", {class: "status"}, r.status), el("td", {}, best),
+        el("td", {class: "status", title: r.reason || (r.stopped_by ? "stopped by " + r.stopped_by : "")},
+          r.status + (r.stopped_at !== undefined ? ` at ${r.stopped_at}` : "")), el("td", {}, best),
         el("td", {}, el("button", {class: "side", onclick: () => open(r.name, 1)}, "side by side"),
           " ", el("a", {href: "#/explore/" + encodeURIComponent(r.name)}, "latents")));
       tbody.append(tr);
@@ -89,6 +90,7 @@
       if (!d.events.length) this.events.append(el("li", {class: "muted"}, "no events"));
       for (const e of d.events) {
         const text = e.event === "rollback" ? `step ${e.step}: rolled back (${e.reason}), learning rates x${e.lr_factor}`
+          : e.event === "stopped" ? `step ${e.step}: stopped by ${e.signal} (checkpoint written; train --resume continues it)`
           : e.status === "start" ? `step ${e.step}: ${e.title}: ${e.detail}` : `step ${e.step}: ${e.title} ended`;
         this.events.append(el("li", {class: e.status || ""}, text));
       }

@@ -116,7 +116,8 @@
 
   function onMessage(msg) {
     const now = Date.now() / 1000;
-    if (msg.state.generation !== stats.generation) {  // a reset: curves and events start over
+    // a reset, or a new stream (which sends the whole history again): curves and events start over
+    if (msg.state.first || msg.state.generation !== stats.generation) {
       stats.generation = msg.state.generation;
       for (const c of Object.values(charts)) c.clear();
       stats.rows = 0;
