@@ -7,6 +7,8 @@
                             reads a stack checkpoint)
     DIR/README.md           a model card: data, objective, steps, evaluation results with
                             their protocol, and a sample grid (DIR/samples.png)
+    DIR/generator.onnx      with ``--onnx``: G for onnxruntime and other ONNX tools
+                            (onnx_export.py), its inputs and output described in the card
 
 safetensors holds tensors and nothing else, so loading an export never runs code (unlike a
 pickle). Anyone can read the weights with the safetensors library alone;
@@ -38,8 +40,9 @@ def is_export(path: str | Path) -> bool:
     return p.is_dir() and (p / WEIGHTS).is_file()
 
 
-def export(path: str | Path, out: str | Path) -> Path:
-    """Write the export of a checkpoint (or a run directory's latest) to ``out``, all or nothing."""
+def export(path: str | Path, out: str | Path, onnx: bool = False) -> Path:
+    """Write the export of a checkpoint (or a run directory's latest) to ``out``, all or nothing;
+    with ``onnx`` also generator.onnx (a family that cannot export fails the whole export, saying why)."""
     from safetensors.torch import save_file
 
     state, src = checkpoint.load(path), checkpoint.resolve(path)
@@ -59,7 +62,12 @@ def export(path: str | Path, out: str | Path) -> Path:
         (tmp / CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
         g = load(tmp)
         sample_grid(g, tmp / GRID)
-        (tmp / CARD).write_text(model_card(meta, eval_rows(src)))
+        onnx_info = None
+        if onnx:
+            from . import onnx_export
+
+            onnx_info = onnx_export.write(g, tmp / onnx_export.ONNX_FILE)
+        (tmp / CARD).write_text(model_card(meta, eval_rows(src), onnx_info))
         os.replace(tmp, out)  # onto a missing or empty directory: atomic
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -126,7 +134,7 @@ def sample_grid(g, path: Path) -> None:
         viz.save_grid(x, path)
 
 
-def model_card(meta: dict, evals: list[dict]) -> str:
+def model_card(meta: dict, evals: list[dict], onnx: dict | None = None) -> str:
     c, info = meta["config"], meta["data_info"]
     classes = f", {info['num_classes']} classes" if info.get("num_classes") else ""
     res = lambda i: "x".join(map(str, i["shape"][1:]))
@@ -167,7 +175,22 @@ def model_card(meta: dict, evals: list[dict]) -> str:
               "```", "", f"Without ganforge: `safetensors.torch.load_file(\"{WEIGHTS}\")` gives the state_dict; "
               + (f"`{CONFIG}` holds the config that builds each stage's network (`stages`), whose weights are "
                  "the keys under `g1.` and `g2.`." if "stages" in meta else f"`{CONFIG}` holds the config that builds the network."), ""]
+    if onnx:
+        lines += onnx_section(onnx)
     return "\n".join(lines)
+
+
+def onnx_section(info: dict) -> list[str]:
+    check = ("matches ganforge's samples in onnxruntime to within "
+             f"{info['max_difference']:.2g} (largest difference over 8 latents)" if info.get("max_difference") is not None
+             else "was not checked here (onnxruntime was not installed)")
+    feeds = ", \"y\": y" if info["classes"] else ""
+    return ["## ONNX", "", f"`{info['file']}` (opset {info['opset']}, dynamic batch) {check}.", "",
+            "| | |", "|---|---|", *[f"| input | `{i}` |" for i in info["inputs"]], f"| output | `{info['output']}` |", "",
+            "```python", "import numpy as np, onnxruntime as ort", f"s = ort.InferenceSession(\"{info['file']}\")",
+            f"z = np.random.default_rng(0).standard_normal((16, {info['nz']})).astype(np.float32)",
+            *([f"y = np.arange(16) % {info['classes']}   # the classes, int64"] if feeds else []),
+            f"x = s.run(None, {{\"z\": z{feeds}}})[0]", "```", ""]
 
 
 def generator_rows(c: dict, step: int, ema: bool, label: str = "", keys: str = "") -> list[str]:

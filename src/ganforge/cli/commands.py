@@ -100,8 +100,9 @@ def cmd_sample(args, extra) -> None:
 def cmd_export(args, extra) -> None:
     from ..export import export
 
-    out = export(args.checkpoint, args.out)
-    print(f"exported the generator to {out}: model.safetensors, config.json, README.md, samples.png")
+    out = export(args.checkpoint, args.out, onnx=args.onnx)
+    print(f"exported the generator to {out}: model.safetensors, config.json, README.md, samples.png"
+          + (", generator.onnx" if args.onnx else ""))
 
 
 def cmd_info(args, extra) -> None:
@@ -186,6 +187,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("export", help="write the generator as model.safetensors + config.json + a model card")
     e.add_argument("checkpoint", metavar="RUN_DIR|CKPT")
     e.add_argument("--out", required=True, help="a new directory (EMA weights when the run has them)")
+    e.add_argument("--onnx", action="store_true", help="also write generator.onnx (dynamic batch; inputs z and, for "
+                   "conditional models, y); needs ganforge[onnx]")
     e.set_defaults(func=cmd_export)
 
     i = sub.add_parser("info", help="layers and parameter counts of a run's networks (or of a preset's)")

@@ -3,7 +3,10 @@ ganforge.latent. ``register(subparsers)`` adds them to the ``ganforge`` parser.
 
 Latent points are addressed as rows of a latents file: ``--latents PATH`` (default: the run's
 training-snapshot noise, RUN/samples/latents.npz, whose row i is tile i of samples/step-*.png;
-any X.latents.npz that ganforge wrote beside a picture X.png works too), or drawn from seeds.
+any X.latents.npz that ganforge wrote beside a picture X.png works too, and so does the folder
+``ganforge project`` wrote: ``--from-latents DIR`` starts from projected images), or drawn from
+seeds. ``--directions FILE`` (``ganforge directions``) gives plane, sweep and interpolate
+discovered directions to walk along (cli/project.py).
 
 Output: ``--out`` is a file stem (``X`` or ``X.png``: the command writes X.png, X.latents.npz,
 ...) or an existing folder (or one ending in /), which gets the default names. Default:
@@ -12,18 +15,17 @@ RUN/latent/<command>... beside the run's other outputs.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import torch
 
 from .. import latent, runs
 from ..errors import ConfigError
-
-SOURCE_HELP = "a run directory (its latest checkpoint) or a checkpoint file"
-LATENTS_HELP = ("latents file whose rows the indices address (default RUN/samples/latents.npz, the training "
-                "snapshots' fixed noise; or X.latents.npz beside any picture X.png that ganforge wrote)")
-OUT_HELP = "file stem X or X.png (writes X.png, X.latents.npz, ...), or a folder; default RUN/latent/"
+from .latent_args import (DIRECTIONS_HELP, LATENTS_HELP, OUT_HELP, SOURCE_HELP, out_stem, parse_indices,  # noqa: F401
+                          parse_pairs)
+from .latent_args import latents_of as _latents
+from .latent_args import png as _png
+from .latent_args import report as _report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +46,14 @@ def _add_interpolate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=sorted(latent.METHODS), default="slerp", help="slerp (default, after Tom White) or lerp")
     p.add_argument("--class", dest="cls", default=None, help="conditional models: the class of every strip "
                    "(default: the start row's class in the latents file; random pairs: classes in turn)")
+    p.add_argument("--directions", metavar="FILE", help=DIRECTIONS_HELP + ": walk each --base row along "
+                   "--direction, from -R to +R (lerp), instead of between pairs")
+    p.add_argument("--direction", type=int, default=0, metavar="K", help="with --directions: which one (default 0, the first)")
+    p.add_argument("--base", metavar="I,...", help="with --directions: rows of the latents file to walk from "
+                   "(default: every row of --from-latents, at most 8; else -n latents drawn with --seed)")
+    p.add_argument("--range", dest="span", type=float, default=3.0, metavar="R", help="with --directions: walk from -R to +R (default 3)")
+    p.add_argument("--video", choices=["gif", "mp4"], default="gif", help="the animation: gif (default) or mp4 "
+                   "(needs ganforge[video]; without it a GIF, with a warning)")
     p.set_defaults(func=cmd_interpolate)
 
 
@@ -71,6 +81,9 @@ def _add_plane(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--step", type=float, default=0.25, help="grid step along each direction (default 0.25)")
     p.add_argument("-n", "--n", type=int, default=10, help="points per side (default 10)")
     p.add_argument("--class", dest="cls", default=None, help="conditional models: the class (default: the base row's, else 0)")
+    p.add_argument("--directions", metavar="FILE", help=DIRECTIONS_HELP + ": the plane's directions are two of its rows "
+                   "(instead of --dirs)")
+    p.add_argument("--direction", default="0,1", metavar="K,L", help="with --directions: which two (default 0,1)")
     p.set_defaults(func=cmd_plane)
 
 
@@ -90,7 +103,8 @@ def _add_arithmetic(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="conditional models: every class at a fixed z, or a class interpolation",
+    p = sub.add_parser("sweep", help="conditional models: every class at a fixed z, or a class interpolation; "
+                       "any model: a walk along a direction (--directions)",
                        description="Without --from/--to: one row per fixed z, one column per class. With --from K --to L: "
                                    "the class embedding moves linearly from K's to L's at each fixed z (needs a generator "
                                    "that takes its label through one nn.Embedding, i.e. model.conditional concat, "
@@ -101,7 +115,11 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of those (default 0)")
     p.add_argument("--from", dest="start", default=None, metavar="K", help="class (index or name) to interpolate from")
     p.add_argument("--to", dest="end", default=None, metavar="L", help="class to interpolate to")
-    p.add_argument("--steps", type=int, default=8, help="columns of the class interpolation (default 8)")
+    p.add_argument("--steps", type=int, default=8, help="columns of the class interpolation or direction walk (default 8)")
+    p.add_argument("--directions", metavar="FILE", help=DIRECTIONS_HELP + ": each row walks along --direction "
+                   "from -R to +R instead of through the classes (any generator)")
+    p.add_argument("--direction", type=int, default=0, metavar="K", help="with --directions: which one (default 0)")
+    p.add_argument("--range", dest="span", type=float, default=3.0, metavar="R", help="with --directions: walk from -R to +R (default 3)")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -121,13 +139,16 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
                         "or pixels (RMS difference of pixel values in [0, 1])")
     p.add_argument("--out", help="file stem X or X.png (writes X.png, X.json, X.latents.npz) or a folder; "
                                  "default RUN_A/latent/compare-<RUN_B>.png")
+    p.add_argument("--from-latents", "--latents", dest="latents", metavar="PATH",
+                   help="put these latent vectors (every row of a latents file, e.g. a projection's folder) "
+                        "through both runs instead of -n drawn with --seed")
     p.set_defaults(func=cmd_compare)
 
 
 def _common(p: argparse.ArgumentParser, latents: bool = True) -> None:
     p.add_argument("checkpoint", metavar="RUN|CKPT", help=SOURCE_HELP)
     if latents:
-        p.add_argument("--latents", metavar="PATH", help=LATENTS_HELP)
+        p.add_argument("--latents", "--from-latents", dest="latents", metavar="PATH", help=LATENTS_HELP)
     p.add_argument("--out", metavar="PATH", help=OUT_HELP)
 
 
@@ -137,8 +158,14 @@ def cmd_interpolate(args, extra) -> None:
     from .. import load
 
     g = load(args.checkpoint)
+    if args.directions:
+        from .project import walk_direction
+
+        return walk_direction(g, args)
     if args.pairs and args.seeds:
         raise ConfigError("--pairs and --seeds: give one of them")
+    if args.base is not None:
+        raise ConfigError("--base: walks from rows along --directions; between rows use --pairs I:J")
     pairs, names, labels = [], [], []
     if args.pairs:
         z, y = _latents(args)
@@ -152,6 +179,13 @@ def cmd_interpolate(args, extra) -> None:
             pairs.append((g.latents(1, s)[0], g.latents(1, t)[0]))
             names.append(f"seed{s}-{t}")
             labels.append(len(labels) % max(1, g.info.num_classes or 1))
+    elif args.latents:  # a given file, e.g. projected photos: through its rows in order, 0 → 1 → 2 ...
+        z, y = _latents(args)
+        if len(z) < 2:
+            raise ConfigError(f"--from-latents {args.latents}: holds {len(z)} row; interpolation needs two")
+        pairs = [(z[k], z[k + 1]) for k in range(min(len(z), 9) - 1)]
+        names = [f"{k}-{k + 1}" for k in range(len(pairs))]
+        labels = [int(y[k]) if y is not None else 0 for k in range(len(pairs))]
     else:
         if args.n < 1:
             raise ConfigError(f"-n {args.n}: must be >= 1")
@@ -162,8 +196,11 @@ def cmd_interpolate(args, extra) -> None:
     if args.cls is not None:
         labels = [args.cls] * len(pairs)
     stem = out_stem(args.out, runs.Run(latent.run_dir(args.checkpoint)).latent, f"interpolate-{args.method}")
-    written = latent.write_interpolations(g, pairs, stem, names, args.steps, args.method, labels if g.conditional else None)
+    written = latent.write_interpolations(g, pairs, stem, names, args.steps, args.method, labels if g.conditional else None,
+                                          video=args.video)
     _report(written, f"{len(pairs)} {args.method} interpolation(s) of {args.steps} steps")
+
+
 
 
 def cmd_latent_grid(args, extra) -> None:
@@ -181,6 +218,8 @@ def cmd_plane(args, extra) -> None:
 
     g = load(args.checkpoint)
     label = args.cls
+    if args.base is None and args.latents:  # a given file (e.g. a projected photo): its first row
+        args.base = 0
     if args.base is not None:
         z, y = _latents(args)
         (base,), yb = latent.rows(z, y, [args.base], "--base")
@@ -192,8 +231,17 @@ def cmd_plane(args, extra) -> None:
     else:
         base = g.latents(1, args.seed)[0]
         where = short = f"latents(1, seed={args.seed})"
-    d1, d2 = latent.plane_directions(args.dirs, g.nz, args.seed)
-    tag = args.dirs.replace(",", "-")
+    if args.directions:
+        index = parse_indices(args.direction, "--direction")
+        if len(index) != 2:
+            raise ConfigError(f"--direction {args.direction}: a plane needs two directions K,L")
+        from .project import chosen_directions
+
+        d1, d2 = chosen_directions(g, args, index)
+        args.dirs = f"{Path(args.directions).stem} {index[0]},{index[1]}"
+    else:
+        d1, d2 = latent.plane_directions(args.dirs, g.nz, args.seed)
+    tag = args.dirs.replace(",", "-").replace(" ", "-")
     name = f"plane-{tag}-base{args.base}" if args.base is not None else f"plane-{tag}-seed{args.seed}"
     path = _png(out_stem(args.out, runs.Run(latent.run_dir(args.checkpoint)).latent, name))
     title = f"base + a·d1 + b·d2; base = {short}, dirs {args.dirs}, step {args.step:g}"
@@ -220,7 +268,13 @@ def cmd_sweep(args, extra) -> None:
     from .. import load
 
     g = load(args.checkpoint)
+    if args.directions:
+        from .project import sweep_direction
+
+        return sweep_direction(g, args)
     latent.class_embedding(g)  # a clear error before anything else for an unconditional G
+    if args.base is None and args.latents:
+        args.base = ",".join(str(i) for i in range(min(8, len(_latents(args)[0]))))
     if args.base is not None:
         z, y = _latents(args)
         index = parse_indices(args.base, "--base")
@@ -254,67 +308,11 @@ def cmd_compare(args, extra) -> None:
     ga, gb = load(args.run_a), load(args.run_b)
     na, nb = latent.run_dir(args.run_a).name, latent.run_dir(args.run_b).name
     path = _png(out_stem(args.out, runs.Run(latent.run_dir(args.run_a)).latent, f"compare-{nb}"))
-    fig = latent.compare(ga, gb, path, args.n, args.seed, names=(na, nb), features=args.features)
+    z, y = latent.load_latents(args.latents) if args.latents else (None, None)
+    fig = latent.compare(ga, gb, path, args.n, args.seed, names=(na, nb), features=args.features, z=z, y=y)
     s = fig["stats"]
     print(f"same z through {na} and {nb} ({s['n']} latent vectors, seed {s['seed']}; distance: {s['distance']}):")
     print(f"  paired   {s['paired']:.4f}   (mean distance of G_A(z_i) and G_B(z_i))")
     print(f"  unpaired {s['unpaired']:.4f}   (mean over i != j: unrelated outputs)")
     print(f"  ratio    {s['ratio'] or float('nan'):.3f}   (about 1: the runs map the same z to unrelated outputs; 0: identical)")
     _report([fig["path"], fig["json"], fig["latents"]], "side-by-side comparison")
-
-
-# ---------------------------------------------------------------------------- helpers
-
-def parse_pairs(text: str, option: str) -> list[tuple[int, int]]:
-    """``3:17,4:9`` → [(3, 17), (4, 9)]."""
-    out = []
-    for part in filter(None, (s.strip() for s in text.split(","))):
-        a, sep, b = part.partition(":")
-        try:
-            if not sep:
-                raise ValueError
-            out.append((int(a), int(b)))
-        except ValueError:
-            raise ConfigError(f"{option} {text}: expected pairs I:J separated by commas, e.g. 3:17,4:9") from None
-    if not out:
-        raise ConfigError(f"{option} {text!r}: expected pairs I:J separated by commas, e.g. 3:17,4:9")
-    return out
-
-
-def parse_indices(text: str, option: str) -> list[int]:
-    """``3,7,12`` → [3, 7, 12]."""
-    try:
-        out = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError(f"{option} {text}: expected row indices separated by commas, e.g. 3,7,12") from None
-    if not out:
-        raise ConfigError(f"{option} {text!r}: expected row indices separated by commas, e.g. 3,7,12")
-    return out
-
-
-def out_stem(out: str | None, default_dir: Path, default_name: str) -> Path:
-    """--out → a stem the command adds suffixes to: X.png → X; a folder → folder/default_name."""
-    if out is None:
-        return default_dir / default_name
-    p = Path(out)
-    if out.endswith(("/", os.sep)) or p.is_dir():
-        return p / default_name
-    return p.with_suffix("") if p.suffix in (".png", ".gif") else p
-
-
-def _png(stem: Path) -> Path:
-    return stem.with_name(stem.name + ".png")
-
-
-def _latents(args) -> tuple[torch.Tensor, torch.Tensor | None]:
-    path = args.latents or latent.default_latents(args.checkpoint)
-    if not args.latents and not Path(path).is_file():
-        raise ConfigError(f"no latents file at {path} (the training snapshots' noise); pass --latents X.latents.npz, "
-                          "or use seeds instead of row indices")
-    return latent.load_latents(path)
-
-
-def _report(paths, what: str) -> None:
-    print(f"wrote {what}:")
-    for p in paths:
-        print(f"  {p}")

@@ -151,6 +151,7 @@ class TrainConfig:
     max_rollbacks: int = opt(3, "on NaN/Inf, roll back to the last checkpoint at most this many times, then stop", non_negative)
     rollback_lr_factor: float = opt(0.5, "each rollback multiplies the learning rates by this", lambda v: None if 0 < v <= 1 else "must be in (0, 1]")
     n_samples: int = opt(64, "images in each fixed-noise grid (points in each toy scatter: x40)", positive)
+    video: str = opt("gif", "the timelapse of the snapshots at the end of the run: gif, or mp4 (needs ganforge[video]; without it a GIF, with a warning)", one_of("gif", "mp4"))
     progress: bool = opt(True, "show a progress bar")
     tensorboard: bool = opt(True, "also write TensorBoard events")
     amp: str = opt("off", "mixed precision for the training step: off; bf16 (autocast to bfloat16); fp16 (autocast to float16 with a gradient scaler, saved in checkpoints)",

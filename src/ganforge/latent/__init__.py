@@ -17,7 +17,9 @@ theirs in ``RUN/samples/latents.npz``, so "sample 17 of that grid" is ``z[17]``.
 
 The modules, by job: files (latent files and picture cells), inputs (what a generator takes),
 walks (lerp, slerp, interpolation strips, truncation), grids (2-D scans, planes, arithmetic),
-sweeps (classes at a fixed z), compare (two runs, the same z).
+sweeps (classes at a fixed z), compare (two runs, the same z); and, starting from real images,
+targets (images fitted to a generator), distance and project (projection: the latent of an
+image), directions (GANSpace and SeFa).
 """
 from .compare import compare, pair_distances
 from .files import LATENTS_SUFFIX, default_latents, latents_path, load_latents, rows, run_dir, save_latents
@@ -26,6 +28,9 @@ from .grids import (arithmetic_vectors, axis_directions, block_directions, plane
 from .inputs import check_nz, class_index, class_names, fixed_labels, require_images
 from .sweeps import class_embedding, generate_with_embeddings, write_class_interpolation, write_class_sweep
 from .walks import METHODS, interpolate, lerp, slerp, truncated_latents, write_interpolations
+from . import directions  # noqa: E402  (directions.find, .load, .write_directions: ganforge directions)
+from .project import project, write_projection
+from .targets import load_targets
 
 __all__ = [
     "LATENTS_SUFFIX", "METHODS", "arithmetic_vectors", "axis_directions", "block_directions", "check_nz", "class_embedding",
@@ -33,5 +38,5 @@ __all__ = [
     "latents_path", "lerp", "load_latents", "pair_distances", "plane_directions", "plane_offsets", "plane_points",
     "random_directions", "require_images", "rows", "run_dir", "save_latents", "slerp", "square_grid", "truncated_latents",
     "write_arithmetic", "write_class_interpolation", "write_class_sweep", "write_interpolations", "write_latent_grid",
-    "write_plane",
+    "write_plane", "directions", "project", "write_projection", "load_targets",
 ]

@@ -36,7 +36,7 @@ def pair_distances(g, xa: torch.Tensor, xb: torch.Tensor, features: str = "auto"
 
 
 def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple[str, str] = ("A", "B"),
-            features: str = "auto") -> dict:
+            features: str = "auto", z: torch.Tensor | None = None, y: torch.Tensor | None = None) -> dict:
     """The same n latent vectors (``g_a.latents(n, seed)``) through two generators.
 
     Distance of a pair of outputs: for images, the Euclidean distance of their ``features``
@@ -47,7 +47,8 @@ def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple
     G_A(z_i) and G_B(z_i); ``unpaired`` the mean over all i ≠ j of G_A(z_i) vs G_B(z_j), the
     baseline of unrelated outputs; ``ratio = paired / unpaired``: ≈ 1 when the two runs map the
     same z to unrelated outputs, near 0 when they map it to the same output. Conditional
-    generators get classes in turn (Generator.labels_for). Writes a side-by-side picture
+    generators get classes in turn (Generator.labels_for). Given ``z`` (and ``y``), e.g. projected
+    images' latents, those rows go through both instead (n = len(z)). Writes a side-by-side picture
     (A | B per pair), its latents and ``<path>.json`` with the numbers.
     """
     if g_a.nz != g_b.nz:
@@ -56,10 +57,15 @@ def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple
     if g_a.info.kind != g_b.info.kind or tuple(g_a.info.shape) != tuple(g_b.info.shape):
         raise ConfigError(f"compare: the runs make different data ({g_a.info.kind} {tuple(g_a.info.shape)} and "
                           f"{g_b.info.kind} {tuple(g_b.info.shape)})")
+    if z is not None:
+        if z.shape[1] != g_a.nz:
+            raise ConfigError(f"--from-latents: latent vectors have {z.shape[1]} dimensions, the runs' nz is {g_a.nz}")
+        n = len(z)
     if n < 2:
         raise ConfigError(f"-n {n}: must be >= 2 (the unpaired baseline needs two samples)")
-    z = g_a.latents(n, seed)
-    xa, xb = g_a(z, g_a.labels_for(n)), g_b(z, g_b.labels_for(n))
+    z = g_a.latents(n, seed) if z is None else z
+    ya, yb = (g_a.labels_for(n), g_b.labels_for(n)) if y is None else (g_a.labels_for(n, y), g_b.labels_for(n, y))
+    xa, xb = g_a(z, ya), g_b(z, yb)
     d, space = pair_distances(g_a, xa, xb, features)
     paired = float(d.diagonal().mean())
     unpaired = float((d.sum() - d.diagonal().sum()) / (n * n - n))
@@ -83,7 +89,7 @@ def compare(g_a, g_b, path: str | Path, n: int = 64, seed: int = 0, names: tuple
         fig = viz.tile_figure(as_cells(pairs, rows_, per_row), path, title=title, scale=viz.tile_scale(ta.shape[1]),
                               col_labels=["A | B"] * per_row)
         cell = cell_index(rows_, per_row)[:n]
-    fig["latents"] = save_latents(path, z, g_a.labels_for(n), cell=cell, y_b=g_b.labels_for(n))
+    fig["latents"] = save_latents(path, z, ya, cell=cell, y_b=yb)
     json_path = Path(path).with_suffix(".json")
     json_path.write_text(json.dumps(stats, indent=2) + "\n")
     fig.update(stats=stats, json=json_path, z=z, xa=xa, xb=xb)

@@ -15,14 +15,15 @@ from .. import runs
 from ..errors import ConfigError
 
 LATENTS_SUFFIX = ".latents.npz"
+PROJECTED = "latents.npz"  # what `ganforge project` writes in its folder: z (and y), one row per image
 
 
 def latents_path(picture: str | Path) -> Path:
-    """``X.png`` (or ``X.gif``, or a stem ``X``) → ``X.latents.npz`` beside it."""
+    """``X.png`` (or ``X.gif``, ``X.mp4``, or a stem ``X``) → ``X.latents.npz`` beside it."""
     p = Path(picture)
     if str(p).endswith(LATENTS_SUFFIX):
         return p
-    stem = p.name[: -len(p.suffix)] if p.suffix in (".png", ".gif", ".npz", ".json") else p.name
+    stem = p.name[: -len(p.suffix)] if p.suffix in (".png", ".gif", ".mp4", ".npz", ".json") else p.name
     return p.with_name(stem + LATENTS_SUFFIX)
 
 
@@ -41,11 +42,14 @@ def save_latents(picture: str | Path, z: torch.Tensor, y: torch.Tensor | None = 
 def load_latents(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(z, y or None) from a latents file (or from the picture it belongs to)."""
     p = Path(path)
-    if p.suffix != ".npz":  # a picture: its latents file beside it
+    if p.is_dir() and (p / PROJECTED).is_file():  # `ganforge project --out DIR`'s folder
+        p = p / PROJECTED
+    elif p.suffix != ".npz":  # a picture: its latents file beside it
         p = latents_path(p)
     if not p.is_file():
         raise ConfigError(f"--latents {path}: no such file (a training run keeps RUN/samples/latents.npz; "
-                          f"every picture ganforge writes has X.latents.npz beside X.png)")
+                          f"every picture ganforge writes has X.latents.npz beside X.png; `ganforge project` "
+                          f"writes DIR/latents.npz)")
     try:
         with np.load(p) as f:
             if "z" not in f:

@@ -94,10 +94,10 @@ def truncated_latents(n: int, nz: int, psi: float, seed: int | None = None) -> t
 @torch.no_grad()
 def write_interpolations(g, pairs: list[tuple[torch.Tensor, torch.Tensor]], stem: str | Path, names: list[str],
                          steps: int = 10, method: str = "slerp", labels: list[int] | None = None,
-                         ms_per_frame: int = 100) -> list[Path]:
+                         ms_per_frame: int = 100, video: str = "gif") -> list[Path]:
     """One strip PNG per pair, ``<stem>-<name>.png`` (with its latents), and ``<stem>.gif``
-    animating every pair at once, there and back (ping-pong). ``labels``: one class per pair
-    for a conditional G (fixed along the strip)."""
+    (``video="mp4"``: ``<stem>.mp4``) animating every pair at once, there and back (ping-pong).
+    ``labels``: one class per pair for a conditional G (fixed along the strip)."""
     require_images(g, "interpolate")
     stem = Path(stem)
     zs = torch.stack([interpolate(a, b, steps, method) for a, b in pairs])  # (P, S, nz)
@@ -115,12 +115,11 @@ def write_interpolations(g, pairs: list[tuple[torch.Tensor, torch.Tensor]], stem
         viz.save_image(viz.grid(tiles[p], nrow=S), path, viz.tile_scale(tiles.shape[2]))
         save_latents(path, zs[p], None if y is None else y[p * S:(p + 1) * S], cell=cell_index(1, S), t=t, method=method)
         written.append(path)
-    gif = stem.with_name(stem.name + ".gif")
     frames = [viz.grid(tiles[:, s], nrow=P) for s in list(range(S)) + list(range(S - 2, 0, -1))]
     durations = [ms_per_frame * (5 if i in (0, S - 1) else 1) for i in range(len(frames))]
-    viz.save_gif(frames, gif, durations, viz.tile_scale(tiles.shape[2]))
-    save_latents(gif, zs.reshape(P * S, -1), y, cell=cell_index(P, S), t=t, method=method)
-    return written + [gif]
+    anim = viz.save_animation(frames, stem.with_name(stem.name + ".gif"), durations, viz.tile_scale(tiles.shape[2]), video)
+    save_latents(anim, zs.reshape(P * S, -1), y, cell=cell_index(P, S), t=t, method=method)
+    return written + [anim]
 
 
 def _ts(t) -> tuple[torch.Tensor, bool]:
