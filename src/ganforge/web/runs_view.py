@@ -36,8 +36,8 @@ class Broken(GanforgeError):
 
 def inside(root: Path, rel: str) -> Path:
     """``root/rel``, resolved, when it stays inside root; Forbidden otherwise."""
-    if not isinstance(rel, str) or not rel or "\x00" in rel:
-        raise Forbidden(f"path {rel!r}: expected a relative path inside the runs directory")
+    if not isinstance(rel, str) or not rel or "\x00" in rel or not _encodes(rel):
+        raise Forbidden(f"path {str(rel)[:200]!r}: expected a relative path inside the runs directory")
     p = Path(rel)
     if p.is_absolute() or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
         raise Forbidden(f"path {rel!r}: absolute paths are refused; give a path relative to the runs directory")
@@ -63,6 +63,14 @@ def within(root: Path, path: Path) -> Path:
 # it claims (a file, a folder) and stay inside the runs directory.
 _FILES = (runs.CONFIG, runs.METRICS, runs.HEALTH)
 _FOLDERS = (runs.CHECKPOINTS, runs.SAMPLES)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # a lone surrogate is no file name
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def run_path(root: Path, name: str) -> Path:

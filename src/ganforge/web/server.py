@@ -57,8 +57,9 @@ class SafeJSON(JSONResponse):
     """JSON that never fails on what a run's files may hold: NaN and Inf become null."""
 
     def render(self, content) -> bytes:
-        return json.dumps(runs_view.json_safe(content), ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":")).encode("utf-8")
+        # ASCII: a lone surrogate from a request ("\ud800") is echoed as an escape, not a crash
+        return json.dumps(runs_view.json_safe(content), ensure_ascii=True, allow_nan=False,
+                          separators=(",", ":")).encode("ascii")
 
 
 def status_of(e: Exception) -> int:
