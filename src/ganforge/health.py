@@ -64,6 +64,23 @@ CONDITIONS = {c.name: c for c in [
                "use Adam beta1 0.5 or 0 with beta2 0.9-0.999",
                "average G's weights (--train.ema 0.999) and sample from the average",
                "use spectral norm or a gradient penalty (R1: --objective.r1_weight 10)")),
+    Condition("lattice", "lattice or repeated texture",
+              "the samples carry a pattern the real images do not: a grid of dots or a checkerboard at fixed "
+              "spacings (sharp peaks in their frequency spectrum, often the stride-2 transposed convolutions' "
+              "footprint), or one texture repeated across the samples and over each of them, where real images "
+              "vary. G has found one pattern that D accepts.",
+              ("use resize-convolution upsampling instead of transposed convolutions (--model.family fastgan)",
+               "lower the learning rates (--optim.lr_g, --optim.lr_d); average G's weights (--train.ema 0.999)",
+               "augment what D sees (--objective.ada true, --data.mirror true) so it cannot settle on one texture",
+               "restart from an earlier checkpoint, before the pattern set in")),
+    Condition("d_overfit", "the discriminator overfits the training images",
+              "D calls almost every training image real with confidence (r_t = E[sign D(x)] near 1): on a small set it "
+              "memorizes the images instead of learning what makes them real, its feedback to G turns to noise, and "
+              "samples degrade or collapse (Karras et al. 2020).",
+              ("turn on adaptive augmentation (--objective.ada true), which holds r_t at its target",
+               "or DiffAugment (--objective.diffaugment translation,color,cutout) and mirroring (--data.mirror true)",
+               "lower D's learning rate (--optim.lr_d) or fine-tune from a model trained on more images "
+               "(--init RUN --model.freeze_d N)")),
     Condition("divergence", "divergence (NaN or Inf)",
               "a loss or a weight became NaN or infinite; nothing after this point is meaningful.",
               ("training rolls back to the last finite checkpoint with lower learning rates (train.max_rollbacks)",
@@ -105,6 +122,10 @@ SPIKE_RISE = 1.0  # ... that also more than doubled and, for cross-entropy losse
 SWING_HQ = 0.2  # toys: std of % high quality over the last probes
 SWING_DIVERSITY = 0.35  # std of the diversity ratio over the last probes
 SWING_PROBES = 4  # probes a swing is judged over
+LATTICE_PEAK = 2.0  # a spike in the samples' spectrum over the real images', e^2 = 7x its neighbourhood's level ...
+TEXTURE_SPREAD = 0.35  # ... or samples' spectra spread below 35% of real images' (one texture for all) ...
+LATTICE_PROBES = 2  # ... in each of the last 2 probes
+OVERFIT_RT = 0.9  # D's r_t above this over the window, with adaptive augmentation off
 
 
 class HealthMonitor:
@@ -156,6 +177,12 @@ class HealthMonitor:
                 found["oscillation"] = spikes
         for name, detail in self._probe_conditions().items():
             found.setdefault(name, detail)
+        if len(self.rows) >= self.window and step >= self.warmup_step and not found.keys() & {"d_wins", "mode_collapse"}:
+            # D sure of the training images while G is not simply broken: on a small set, memorizing
+            recent = list(self.rows)[-self.window:]
+            rt = [r.get("ada_rt", math.nan) for r in recent]
+            if "ada_p" not in recent[-1] and sum(rt) / len(rt) > OVERFIT_RT:
+                found["d_overfit"] = f"r_t = E[sign D(x_real)] {sum(rt) / len(rt):.2f} with no adaptive augmentation"
         return self._transitions(step, found)
 
     def _spikes(self) -> str:
@@ -183,6 +210,8 @@ class HealthMonitor:
         result = {"diversity": diversity(fake) / max(diversity(real), 1e-12)}
         if info.kind == "image":
             result["pixel_std"] = pixel_std(fake) / max(pixel_std(real), 1e-12)
+            if fake.shape[-1] >= 16:
+                result.update(texture(fake, real))
         if info.kind == "points" and info.centers is not None:
             # Coverage counts every sample by its nearest centre: a generator still spread out
             # between the modes covers them all (it is imprecise, not collapsed); one piled on a
@@ -219,6 +248,11 @@ class HealthMonitor:
                                       f"samples near {n} of {k} modes ({int(last['modes_captured'])} captured within 3 std)")
         elif stuck and all(p["diversity"] < COLLAPSE_DIVERSITY for p in window):
             found["mode_collapse"] = f"sample diversity {100 * last['diversity']:.0f}% of the data's"
+        latest = recent[-LATTICE_PROBES:]
+        if "mode_collapse" not in found and len(latest) == LATTICE_PROBES and all("lattice" in p for p in latest) and \
+                all(p["lattice"] > LATTICE_PEAK or p["texture_spread"] < TEXTURE_SPREAD for p in latest):
+            found["lattice"] = (f"spectral peak {math.exp(last['lattice']):.0f}x the real images' level" if last["lattice"] > LATTICE_PEAK
+                                else f"the samples' textures vary {100 * last['texture_spread']:.0f}% as much as real images'")
         if len(recent) >= SWING_PROBES:
             key, limit = ("high_quality", SWING_HQ) if "high_quality" in last else ("diversity", SWING_DIVERSITY)
             vals = [p[key] for p in recent]
@@ -288,6 +322,43 @@ def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:
 def pixel_std(x: torch.Tensor) -> float:
     """The mean over images of the standard deviation of each image's values: 0 for flat images."""
     return float(x.detach().flatten(1).float().std(1).mean()) if len(x) else 0.0
+
+
+def _power(x: torch.Tensor) -> torch.Tensor:
+    """Each image's power spectrum (N, H, W) of its grey levels, mean removed."""
+    g = x.detach().float().cpu().mean(1)
+    return torch.fft.fft2(g - g.mean((1, 2), keepdim=True)).abs().pow(2)
+
+
+def texture(fake: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    """Two looks at repeated patterns: ``lattice``, the largest spike (log ratio to its 8
+    neighbours' median) in the samples' mean spectrum over the real images' (a checkerboard or
+    a tiled blob puts power at a few frequencies, natural images spread it smoothly); and
+    ``texture_spread``, how much the samples' spectra (banded by radius and orientation, each
+    image's own level removed) vary across samples, as a fraction of the real images' variation."""
+    pf, pr = _power(fake), _power(real)
+    diff = (pf.mean(0) + 1e-8).log() - (pr.mean(0) + 1e-8).log()
+    around = torch.stack([diff.roll((dy, dx), (0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
+    peak = diff - around.median(0).values
+    h, w = peak.shape
+    fy, fx = torch.fft.fftfreq(h).abs()[:, None], torch.fft.fftfreq(w).abs()[None, :]
+    peak = peak.masked_fill((fy < 1.5 / h) & (fx < 1.5 / w), 0.0)  # the mean and its neighbours carry no texture
+    bands = _bands(h, w)
+    sf, sr = ((p.flatten(1) @ bands + 1e-8).log() for p in (pf, pr))
+    sf, sr = sf - sf.mean(1, keepdim=True), sr - sr.mean(1, keepdim=True)
+    return {"lattice": float(peak.flatten().topk(2).values.mean()),
+            "texture_spread": float(sf.std(0).mean() / sr.std(0).mean().clamp_min(1e-8))}
+
+
+def _bands(h: int, w: int, rings: int = 6, angles: int = 4) -> torch.Tensor:
+    """(H·W, rings·angles) averaging matrix: each frequency's ring (log-spaced) and orientation."""
+    fy, fx = torch.meshgrid(torch.fft.fftfreq(h), torch.fft.fftfreq(w), indexing="ij")
+    r = (fy**2 + fx**2).sqrt()
+    ring = ((r * 2 * min(h, w)).clamp_min(1).log2() / math.log2(min(h, w)) * rings).long().clamp(0, rings - 1)
+    angle = (((torch.atan2(fy, fx) % math.pi) / math.pi * angles).long()).clamp(0, angles - 1)
+    m = torch.nn.functional.one_hot((ring * angles + angle).flatten(), rings * angles).float()
+    m[0] = 0  # the mean
+    return m / m.sum(0).clamp_min(1)
 
 
 def event_text(e: dict) -> str:
