@@ -84,6 +84,8 @@ def test_targets_are_fitted_as_training_data_is(runs, tmp_path):
     want = to_model_images(RawImages(grey), 16, 1).float() / 127.5 - 1
     assert torch.equal(x[:1], want)
     assert torch.all(x[1] == 1.0)
+    inverted, _ = load_targets(g, [tmp_path / "wide.png"], invert=True)  # a digit drawn dark on light
+    assert torch.equal(inverted, -x[:1])
     with pytest.raises(ganforge.GanforgeError, match="no such image"):
         load_targets(g, [tmp_path / "missing.png"])
 

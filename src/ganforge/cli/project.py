@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the starts (default 0)")
     p.add_argument("--class", dest="cls", default=None, metavar="K,...",
                    help="conditional models: the classes to try (default all)")
+    p.add_argument("--invert", action="store_true", help="invert the images (255 - pixel): a digit drawn dark on "
+                   "light, for a model of MNIST-like light-on-dark digits")
     p.add_argument("--video", choices=["gif", "mp4"], default="gif", help=VIDEO_HELP)
     p.set_defaults(func=cmd_project)
 
@@ -79,7 +81,7 @@ def cmd_project(args, extra) -> None:
         return _gap(g, args, out, kw)
     if not args.images:
         raise ConfigError("project: give the images to project (files, folders or .npz), or --gap N")
-    targets, names = load_targets(g, args.images)
+    targets, names = load_targets(g, args.images, invert=args.invert)
     r = write_projection(g, targets, names, out, **kw)
     s = r["summary"]
     print(f"projected {len(names)} image(s) in {s['seconds']:.1f} s ({s['seconds_per_image']:.2f} s each; "

@@ -5,6 +5,7 @@
 | `pixels`            | mean squared difference of pixel values in [-1, 1]                              |
 | `l1`                | mean absolute difference of pixel values in [-1, 1]                             |
 | `pixels+d`          | `pixels` plus the run's own discriminator's features (below): needs a checkpoint |
+| `l1+d`              | `l1` plus the run's own discriminator's features                                |
 | `pixels+classifier` | `pixels` plus the domain classifier's 128-d features (labelled datasets; cached) |
 
 Features are compared as LPIPS compares them (Zhang et al. 2018), without its learned
@@ -24,7 +25,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 
-DISTANCES = ("pixels", "l1", "pixels+d", "pixels+classifier")
+DISTANCES = ("pixels", "l1", "pixels+d", "l1+d", "pixels+classifier")
 DEFAULT = "pixels+d"
 FEATURE_WEIGHT = 1.0  # features' share against pixels: both are O(0.1-1) for a poor match
 
@@ -44,7 +45,8 @@ class Distance:
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None, prepared) -> torch.Tensor:
         target, tf = prepared
-        d = (x - target).abs().flatten(1).mean(1) if self.name == "l1" else (x - target).pow(2).flatten(1).mean(1)
+        l1 = self.name.startswith("l1")
+        d = (x - target).abs().flatten(1).mean(1) if l1 else (x - target).pow(2).flatten(1).mean(1)
         if self.net is None:
             return d
         xf = self._features(x, y)
@@ -76,10 +78,10 @@ def build(g, name: str = DEFAULT) -> Distance:
     """The distance ``name`` for generator ``g``; ``pixels+d`` needs the checkpoint's D."""
     if name in ("pixels", "l1"):
         return Distance(name)
-    if name == "pixels+d":
+    if name in ("pixels+d", "l1+d"):
         D = discriminator(g)
         if D is None:
-            raise ConfigError(f"--distance pixels+d: {g.source} holds no discriminator (an export keeps only G); "
+            raise ConfigError(f"--distance {name}: {g.source} holds no discriminator (an export keeps only G); "
                               "project from the run's checkpoint, or use --distance pixels")
         layers = [m for n, m in D.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU)) and "decoder" not in n]
         return Distance(name, D, layers)

@@ -41,11 +41,12 @@ def image_files(inputs: list[str | Path]) -> list[Path]:
     return out
 
 
-def load_targets(g, inputs: list[str | Path]) -> tuple[torch.Tensor, list[str]]:
+def load_targets(g, inputs: list[str | Path], invert: bool = False) -> tuple[torch.Tensor, list[str]]:
     """(images (N, C, R, R) float in [-1, 1] fitted to ``g``, a name per image).
 
     ``inputs``: image files, folders of them, or .npz files holding ``images`` uint8
-    (N, H, W, C) or (N, H, W) (what ``ganforge sample --out X.npz`` and ``project`` write)."""
+    (N, H, W, C) or (N, H, W) (what ``ganforge sample --out X.npz`` and ``project`` write).
+    ``invert``: 255 − pixel after fitting, for a digit drawn dark on light (MNIST's are light on dark)."""
     if g.info.kind != "image":
         raise ConfigError("project: this generator makes 2-D points; projection needs an image generator")
     chunks, names = [], []
@@ -62,7 +63,7 @@ def load_targets(g, inputs: list[str | Path]) -> tuple[torch.Tensor, list[str]]:
     if not chunks:
         raise ConfigError("project: no images given")
     x = torch.from_numpy(np.concatenate(chunks)).float() / 127.5 - 1
-    return x, names
+    return (-x if invert else x), names
 
 
 def fit_array(g, images: np.ndarray) -> np.ndarray:
