@@ -41,6 +41,10 @@ class _Held:
     def __init__(self, opt):
         self.opt = opt
 
+    @property
+    def param_groups(self):  # which parameters the network trains (Game.train_d reads them)
+        return self.opt.param_groups
+
     def zero_grad(self, set_to_none: bool = True):
         self.opt.zero_grad(set_to_none=set_to_none)
 
