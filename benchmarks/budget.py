@@ -22,6 +22,15 @@ Fréchet distance in its penultimate features (NOT comparable to Inception FID),
     python benchmarks/budget.py                                # 20 CPU-minutes each: ~25 min on 2 free cores
     python benchmarks/budget.py --dataset fashion-mnist --minutes 5 --at 1,2.5
     python benchmarks/budget.py --sides ganforge --set optim.lr_g=4e-4 --minutes 3   # rank a variant alone
+
+A folder of photos (--dataset folder --root PATH) is trained at 64x64 on both sides: the classic
+side is pytorch/examples' recipe as written (shorter side resized to 64, centre crop, batch 64,
+G 3.58M and D 2.77M parameters), the ganforge side --preset (default fastgan-folder). Its judge must
+not have seen the folder: a CIFAR-10 classifier (the same small CNN, trained on the shared
+CIFAR-10 test split), images shrunk to 32x32; --samples (default 2,000) against every photo of
+the folder: Fréchet distance in its features, and precision and recall (k = 3) in them.
+
+    python benchmarks/budget.py --dataset folder --root ../shared/datasets/flowers --minutes 20 --at 5,10
 """
 from __future__ import annotations
 
@@ -45,12 +54,27 @@ from ganforge.data.base import DataInfo
 from ganforge.errors import GanforgeError
 from ganforge.generator import Generator
 from ganforge.metrics.classifier import load_or_train, predict
-from ganforge.metrics.fid import feature_stats
+from ganforge.metrics.fid import feature_stats, frechet_distance
+from ganforge.metrics.scores import manifold_scores
 
 REPO = Path(__file__).resolve().parents[1]
 PAD = 2  # the classic side trains on 28x28 images padded to 32x32
 NZ, NGF, NDF, BATCH = 100, 64, 64, 64
 SAMPLE_SEED = 12345
+SIDE = 64  # a folder's side on both sides: the classic recipe's
+
+
+def folder_judge(a):
+    """(classifier, (mu, sigma, features) of the folder's photos, its two halves' score) for a
+    folder: a CIFAR-10 classifier that never saw it, the images shrunk to its 32x32."""
+    cifar = np.load(a.data_root / "cifar10" / "cifar10_test.npz")
+    clf, _ = load_or_train(cifar["x_test"], cifar["y_test"], data.cache_dir() / "classifiers", seed=0, epochs=5)
+    photos = folder_images(a.root)
+    feats = predict(clf, photos)[0]
+    half = np.random.default_rng(0).permutation(len(feats))
+    a_, b_ = feats[half[: len(half) // 2]], feats[half[len(half) // 2:]]
+    floor = {"frechet": frechet_distance(*feature_stats(a_), *feature_stats(b_))}
+    return clf, (*feature_stats(feats), feats), floor
 
 
 # ---------------------------------------------------------------------------- workers (one thread each)
@@ -77,11 +101,21 @@ def save_snapshot(out: Path, mark: float, G: torch.nn.Module, budget: Budget, st
     print(f"  {out.name}: {mark / 60:g} CPU-min mark at {budget.used() / 60:.2f} min, step {steps}", flush=True)
 
 
+def folder_images(root: Path) -> torch.Tensor:
+    """Every image of the folder as uint8 (N, 3, 64, 64): shorter side to 64, centre crop."""
+    cfg = config.load(overrides={"data.name": "folder", "data.root": str(root), "data.resolution": SIDE, "data.channels": 3,
+                                 "data.labels": "none"})
+    return data.build(cfg.data).images
+
+
 def run_classic(a, out: Path) -> None:
     torch.manual_seed(a.seed)
-    images = load_official(a.dataset, a.data_root, "train", download=False).images  # (N, 28, 28, 1) uint8
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-    x = torch.nn.functional.pad(x, (PAD,) * 4, value=-1.0)  # black border, as Pad(2) + Normalize
+    if a.dataset == "folder":  # Resize(64), CenterCrop(64), Normalize: the recipe's own pipeline
+        x = folder_images(a.root).float().div(127.5).sub(1.0)
+    else:
+        images = load_official(a.dataset, a.data_root, "train", download=False).images  # (N, 28, 28, 1) uint8
+        x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        x = torch.nn.functional.pad(x, (PAD,) * 4, value=-1.0)  # black border, as Pad(2) + Normalize
     real = x[:BATCH].clone()  # the loop body reads its batch from here
     (step, losses), netG, _ = classic.dcgan_stepper(real, NZ, NGF, NDF)
     budget, steps, wall = Budget(a.minutes, a.at), 0, time.perf_counter()
@@ -99,7 +133,7 @@ def run_classic(a, out: Path) -> None:
 
 
 def run_ganforge(a, out: Path) -> None:
-    overrides = ["--data.root", str(a.data_root), "--data.download", "false", "--train.seed", str(a.seed),
+    overrides = ["--data.root", str(a.root if a.dataset == "folder" else a.data_root), "--data.download", "false", "--train.seed", str(a.seed),
                  "--train.device", "cpu", "--train.tensorboard", "false", "--train.progress", "false"]
     extra = [arg for kv in a.set for arg in ("--" + kv.split("=", 1)[0], kv.split("=", 1)[1])]
     cfg = config.load(preset=a.preset, overrides=overrides + extra)
@@ -135,12 +169,14 @@ def snapshots(side_dir: Path) -> list[dict]:
 def generator_of(side: str, side_dir: Path):
     """(a net to load snapshot weights into, a function: net → 10,000 images at 28x28 in [-1, 1])."""
     if side == "classic":
-        net = classic.generator(NZ, NGF, 1, 28 + 2 * PAD)
+        folder = (side_dir.parent / "folder").exists()
+        net = classic.generator(NZ, NGF, 3, SIDE) if folder else classic.generator(NZ, NGF, 1, 28 + 2 * PAD)
 
-        def draw(n: int) -> torch.Tensor:  # eval mode, as ganforge samples; then the padding cropped off
+        def draw(n: int) -> torch.Tensor:  # eval mode, as ganforge samples; then any padding cropped off
             z = torch.randn(n, NZ, 1, 1, generator=torch.Generator().manual_seed(SAMPLE_SEED))
             with torch.no_grad():
-                return torch.cat([net.eval()(c) for c in z.split(500)])[:, :, PAD:-PAD, PAD:-PAD]
+                x = torch.cat([net.eval()(c) for c in z.split(500)])
+            return x if folder else x[:, :, PAD:-PAD, PAD:-PAD]
         return net, draw
     meta = json.loads((side_dir / "meta.json").read_text())
     cfg, info = config.from_dict(meta["config"]), DataInfo.from_dict(meta["info"])
@@ -155,9 +191,12 @@ def score_side(side: str, side_dir: Path, clf, ref, n: int) -> list[dict]:
     for snap in snapshots(side_dir):
         net.load_state_dict(snap["G"])
         x = draw(n)
-        s = scores(*predict(clf, x), *ref)
+        feats, probs = predict(clf, x)
+        s = scores(feats, probs, *ref[:2])
         hist = np.asarray(s["class_hist"])
         s["kl_uniform"] = float((hist[hist > 0] * np.log(hist[hist > 0] * len(hist))).sum())
+        if len(ref) > 2:  # a folder: precision and recall against the photos' features
+            s.update(manifold_scores(ref[2], feats))
         rows.append({"minutes": snap["mark_s"] / 60, "cpu_s": snap["cpu_s"], "steps": snap["steps"], **s})
         viz.save_grid(x[:64], side_dir / f"samples-{snap['mark_s'] / 60:g}min.png")
     return rows
@@ -188,19 +227,24 @@ def plot(results: dict, path: Path, title: str) -> None:
 
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist", "folder"])
+    p.add_argument("--root", type=Path, help="--dataset folder: the folder of photos")
     p.add_argument("--minutes", type=float, default=20.0, help="CPU minutes per side, one thread each (default 20)")
     p.add_argument("--at", default="1,2.5,5,10", help="CPU minutes at which to snapshot and score too (the budget's end always is)")
     p.add_argument("--preset", default=None, help="the ganforge side's preset (default dcgan-<dataset>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override on the ganforge side, e.g. optim.lr_g=4e-4 (repeatable)")
     p.add_argument("--sides", default="classic,ganforge", help="which sides to train: classic, ganforge or both (default)")
-    p.add_argument("--samples", type=int, default=10_000, help="samples scored per snapshot (default 10,000)")
+    p.add_argument("--samples", type=int, default=None, help="samples scored per snapshot (default 10,000; 2,000 for a folder)")
     p.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "datasets", help="folder holding mnist/ and fashion_mnist/")
     p.add_argument("--out", type=Path, default=Path("/tmp/ganforge-budget"), help="results folder (made unique: -2, -3...)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--worker", choices=["classic", "ganforge"], help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    a.preset = a.preset or f"dcgan-{a.dataset}"
+    if a.dataset == "folder" and not a.root:
+        p.error("--dataset folder needs --root PATH, the folder of photos")
+    a.root = a.root.expanduser().resolve() if a.root else None
+    a.samples = a.samples or (2000 if a.dataset == "folder" else 10_000)
+    a.preset = a.preset or ("fastgan-folder" if a.dataset == "folder" else f"dcgan-{a.dataset}")
     a.data_root = a.data_root.expanduser().resolve()
     a.at = sorted({float(m) for m in a.at.split(",") if m and float(m) < a.minutes} | {a.minutes})
     a.sides = [s for s in a.sides.split(",") if s]
@@ -218,13 +262,16 @@ def main(argv: list[str] | None = None) -> None:
         (run_classic if a.worker == "classic" else run_ganforge)(a, a.out)
         return
     try:
-        train_set = load_official(a.dataset, a.data_root, "train", download=False)
-        test_set = load_official(a.dataset, a.data_root, "test", download=False)
+        judge = folder_judge(a) if a.dataset == "folder" else None
+        train_set = None if judge else load_official(a.dataset, a.data_root, "train", download=False)
+        test_set = None if judge else load_official(a.dataset, a.data_root, "test", download=False)
     except GanforgeError as e:
-        sys.exit(f"budget.py: {a.dataset} is not readable under {a.data_root} ({e}).\nPass --data-root DIR.")
+        sys.exit(f"budget.py: {a.dataset} is not readable under {a.data_root} ({e}).\nPass --data-root DIR (and --root).")
     config.load(preset=a.preset)  # a wrong preset name fails here, not in a child
     out = runs.free(a.out)
     out.mkdir(parents=True)
+    if judge:
+        (out / "folder").write_text(str(a.root))  # tells the scoring the classic side is the 64x64 colour net
     print(f"{a.dataset}: {' and '.join(a.sides)}, {a.minutes:g} CPU-minutes each, one thread each, side by side; "
           f"snapshots at {', '.join(f'{m:g}' for m in a.at)} min; load average {os.getloadavg()[0]:.1f} at the start; {out}", flush=True)
 
@@ -248,11 +295,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"trained in {time.perf_counter() - t0:.0f} s wall", flush=True)
 
     # 2. Score every snapshot.
-    clf, _ = load_or_train(train_set.images, train_set.labels, data.cache_dir() / "classifiers", seed=0, epochs=3)
-    ref = feature_stats(predict(clf, test_set.images[: a.samples])[0])
+    if judge:
+        clf, ref, floor = judge
+    else:
+        clf, _ = load_or_train(train_set.images, train_set.labels, data.cache_dir() / "classifiers", seed=0, epochs=3)
+        ref = feature_stats(predict(clf, test_set.images[: a.samples])[0])
+        floor = scores(*predict(clf, train_set.images[np.random.default_rng(0).permutation(len(train_set.images))[: a.samples]]), *ref)
     results = {side: score_side(side, out / side, clf, ref, a.samples) for side in a.sides}
     done = {side: json.loads((out / side / "done.json").read_text()) for side in a.sides}
-    floor = scores(*predict(clf, train_set.images[np.random.default_rng(0).permutation(len(train_set.images))[: a.samples]]), *ref)
     summary = {"dataset": a.dataset, "minutes": a.minutes, "preset": a.preset, "set": a.set, "results": results, "done": done,
                "real_train_frechet": floor["frechet"], "torch": torch.__version__}
     (out / "budget.json").write_text(json.dumps(summary, indent=1))
@@ -260,12 +310,13 @@ def main(argv: list[str] | None = None) -> None:
 
     # 3. Report.
     label = {"classic": "classic loop", "ganforge": a.preset + (" " + " ".join(a.set) if a.set else "")}
-    print(f"\n{a.dataset}, {a.samples} samples per score vs the test split; real train images score {floor['frechet']:.2f}")
-    print(f"{'side':24}{'CPU min':>8}{'steps':>7}{'Fréchet':>9}{'classes':>8}{'KL unif':>8}{'conf':>6}")
+    against = "every photo of the folder (CIFAR-10 classifier, 32x32); two halves of it" if judge else "the test split; real train images"
+    print(f"\n{a.dataset}, {a.samples} samples per score vs {against} score {floor['frechet']:.2f}")
+    extra = ("precision", "recall") if judge else ("classes_1pct", "kl_uniform", "confidence")
+    print(f"{'side':24}{'CPU min':>8}{'steps':>7}{'Fréchet':>9}" + "".join(f"{k[:9]:>10}" for k in extra))
     for side, rows in results.items():
         for r in rows:
-            print(f"{label[side][:23]:24}{r['minutes']:8g}{r['steps']:7d}{r['frechet']:9.2f}{r['classes_1pct']:>6}/10"
-                  f"{r['kl_uniform']:8.3f}{r['confidence']:6.3f}")
+            print(f"{label[side][:23]:24}{r['minutes']:8g}{r['steps']:7d}{r['frechet']:9.2f}" + "".join(f"{r[k]:10.3f}" for k in extra))
     for side in a.sides:
         d = done[side]
         print(f"{label[side]}: {d['steps']} steps in {d['cpu_s'] / 60:.1f} CPU-min ({d['wall_s'] / 60:.1f} wall-min), "
