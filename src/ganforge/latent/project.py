@@ -20,7 +20,7 @@ import torch
 
 from .. import viz
 from ..errors import ConfigError
-from .distance import Distance
+from .distance import DEFAULT, Distance
 from .distance import build as build_distance
 from .inputs import class_index, class_names
 
@@ -33,7 +33,7 @@ def lr_at(t: float, lr: float) -> float:
     return lr * (0.5 - 0.5 * math.cos(math.pi * down)) * min(1.0, t / 0.05 if t > 0 else 0.05)
 
 
-def project(g, targets: torch.Tensor, distance: str | Distance = "pixels+d", steps: int = 200, starts: int = 8,
+def project(g, targets: torch.Tensor, distance: str | Distance = DEFAULT, steps: int = 200, starts: int = 8,
             lr: float = 0.1, seed: int = 0, classes=None, record_every: int = 0, prior: float = PRIOR) -> dict:
     """Project ``targets`` (N, C, H, W) in [-1, 1] (fitted to g: latent/targets.py).
 
@@ -138,7 +138,7 @@ def write_projection(g, targets: torch.Tensor, names: list[str], out, video: str
     cls = class_names(g) if g.conditional else None
     rows = [{"name": n, "rms": float(r["rms"][i]), "distance": float(r["distance"][i]),
              **({"class": cls[int(r["y"][i])]} if cls else {})} for i, n in enumerate(names)]
-    dist_name = kw.get("distance", "pixels+d")
+    dist_name = kw.get("distance", DEFAULT)
     summary = {"distance": getattr(dist_name, "name", dist_name), "steps": kw.get("steps", 200),
                "starts": kw.get("starts", 8), "seed": kw.get("seed", 0), "seconds": r["seconds"],
                "seconds_per_image": r["seconds"] / len(targets), "mean_rms": float(r["rms"].mean()),

@@ -41,12 +41,14 @@ def image_files(inputs: list[str | Path]) -> list[Path]:
     return out
 
 
-def load_targets(g, inputs: list[str | Path], invert: bool = False) -> tuple[torch.Tensor, list[str]]:
+def load_targets(g, inputs: list[str | Path], invert: bool = False,
+                 max_pixels: int = MAX_PIXELS) -> tuple[torch.Tensor, list[str]]:
     """(images (N, C, R, R) float in [-1, 1] fitted to ``g``, a name per image).
 
     ``inputs``: image files, folders of them, or .npz files holding ``images`` uint8
     (N, H, W, C) or (N, H, W) (what ``ganforge sample --out X.npz`` and ``project`` write).
-    ``invert``: 255 − pixel after fitting, for a digit drawn dark on light (MNIST's are light on dark)."""
+    ``invert``: 255 − pixel after fitting, for a digit drawn dark on light (MNIST's are light on dark).
+    A picture of more than ``max_pixels`` is refused before it is decoded."""
     if g.info.kind != "image":
         raise ConfigError("project: this generator makes 2-D points; projection needs an image generator")
     chunks, names = [], []
@@ -58,7 +60,7 @@ def load_targets(g, inputs: list[str | Path], invert: bool = False) -> tuple[tor
             names += [f"{p.stem}[{i}]" for i in range(len(arr))]
             continue
         for f in image_files([p]):
-            chunks.append(fit_file(g, f)[None])
+            chunks.append(fit_file(g, f, max_pixels)[None])
             names.append(f.name)
     if not chunks:
         raise ConfigError("project: no images given")
@@ -74,13 +76,13 @@ def fit_array(g, images: np.ndarray) -> np.ndarray:
     return to_model_images(RawImages(np.ascontiguousarray(images)), r, c).numpy()
 
 
-def fit_file(g, path: Path) -> np.ndarray:
+def fit_file(g, path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """One image file → uint8 (C, R, R) by the rule g's training data went through."""
     from ..data import pixels
 
     c, r = g.info.shape[0], g.info.shape[1]
     if g.cfg.data.name == "folder":
-        arr, reason, detail = pixels.decode_file(str(path), r, c, MAX_PIXELS)
+        arr, reason, detail = pixels.decode_file(str(path), r, c, max_pixels)
         if arr is None:
             raise DataError(f"{path}: {reason} ({detail})")
         return arr
@@ -88,8 +90,8 @@ def fit_file(g, path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise DataError(f"{path}: too large: > {MAX_PIXELS} pixels ({im.width}x{im.height})")
+            if im.width * im.height > max_pixels:
+                raise DataError(f"{path}: too large: > {max_pixels} pixels ({im.width}x{im.height})")
             im = pixels.flatten(ImageOps.exif_transpose(im)).convert("L" if c == 1 else "RGB")
             a = np.array(im, dtype=np.uint8)  # a writable copy: torch.from_numpy refuses read-only arrays
     except (OSError, ValueError) as e:

@@ -25,6 +25,7 @@ from .. import checkpoint, latent, viz
 from ..errors import ConfigError
 from ..generator import Generator
 from ..loader import load
+from . import photos
 from .inputs import MAX_SEED, Busy, integer, text
 from .runs_view import run_path, within
 
@@ -152,6 +153,14 @@ class Explorer:
         v = latent.arithmetic_vectors(za, zb, zc, n_perturb=n_perturb, sigma=0.25)
         z = torch.stack([v["mean_a"], v["mean_b"], v["mean_c"], v["result"], *v["perturbed"]])
         return self.picture(g, z, self.labels(g, body, len(z)), 4)
+
+    def project(self, name: str, body: dict) -> dict:
+        """A photo the page sends, projected: its latent to explore from (web/photos.py)."""
+        return photos.project(self, name, body)
+
+    def directions(self, name: str, body: dict) -> dict:
+        """The run's discovered directions for the sliders (web/photos.py)."""
+        return photos.directions(self, name, body)
 
     def picture(self, g: Generator, z: torch.Tensor, y: torch.Tensor | None, cols: int) -> dict:
         png = to_png(g, z, y, cols)

@@ -302,7 +302,7 @@ def create_app(runs: str | Path = "runs", token: str | None = None, threads: int
         Route("/api/file", api(run_file)),
         Route("/api/explore/info", api(ex_info)),
         *[Route(f"/api/explore/{m}", api(ex_post(m)), methods=["POST"])
-          for m in ("render", "interpolate", "arithmetic", "download")],
+          for m in ("render", "interpolate", "arithmetic", "download", "project", "directions")],
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,

@@ -9,6 +9,14 @@
   let info = null, run = null, seed = 0, current = null, base = null;
   let A = null, B = null, groups = [[], [], []], lastInterp = null, lastArith = null;
   const stats = window.__ex = {renders: 0};
+  // For photos.js (a dropped photo's projection, the discovered directions' sliders).
+  window.__explorer = {
+    run: () => run, current: () => current && current.slice(),
+    setCurrent(z, cls) {
+      if (cls !== undefined && info && info.conditional) $("ex-class").value = cls;
+      base = z.slice(); current = z.slice(); syncSliders(); renderCurrent();
+    },
+  };
 
   function y() { return info && info.conditional ? Number($("ex-class").value) : undefined; }
 
