@@ -104,5 +104,7 @@ def test_mirror_flips_about_half_the_images_and_resumes_exactly():
 
 def test_mirror_reaches_the_training_batches(tmp_path):
     cfg = C.from_dict(tiny({"data": {"name": "digits", "mirror": True}}))
-    t = ganforge.training.Trainer(cfg, tmp_path / "run")
+    from ganforge import training
+
+    t = training.Trainer(cfg, tmp_path / "run")
     assert t.source.mirror is True

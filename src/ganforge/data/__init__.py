@@ -136,4 +136,6 @@ def describe(cfg: DataConfig) -> DataInfo:
 
 def build(cfg: DataConfig, seed: int = 0) -> Source:
     check(cfg)
-    return DATASETS.get(cfg.name).build(cfg, seed)
+    source = DATASETS.get(cfg.name).build(cfg, seed)
+    source.mirror = cfg.mirror and source.info.kind == "image"  # random left-right flips of the real batches
+    return source

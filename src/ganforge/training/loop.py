@@ -12,16 +12,15 @@ decisions (stop, roll back, a new best) are shared, and only rank 0 writes the r
 from __future__ import annotations
 
 import copy
-import signal
 import time
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from .. import checkpoint, config, data, dist, models, runs, viz
+from .. import checkpoint, data, dist, models, runs, viz
 from ..config import Config
-from ..errors import ConfigError, GanforgeError, HealthStop, TrainingStopped
+from ..errors import ConfigError, GanforgeError, HealthStop
 from ..health import Decision, event_text
 from ..log import Reporter, report, report_image
 from ..models.layers import aux_loss, score_of
@@ -50,7 +49,6 @@ class Trainer:
         seed_everything(T.seed)
         with dist.local_main_first():  # one download per machine
             self.source = data.build(cfg.data, T.seed)
-        self.source.mirror = cfg.data.mirror  # random left-right flips of the real batches
         self.game = make_game(cfg, self.source.info, self.device)
         self.G_ema = copy.deepcopy(self.game.G).eval().requires_grad_(False) if T.ema else None
         if T.compile:  # after the EMA copy: G_ema stays eager
@@ -103,12 +101,7 @@ class Trainer:
                     if self.carry_out(decision):
                         bar.n = self.step
                     elif signum:
-                        # the dashboard reads this line: the run stopped here, it is not running
-                        self.run_dir.append(self.run_dir.health, {"step": self.step, "event": "stopped",
-                                                                  "signal": signal.Signals(signum).name})
-                        dist.barrier()  # rank 0's checkpoint is on disk before any process exits
-                        raise TrainingStopped(f"stopped by {signal.Signals(signum).name} at step {self.step}; checkpoint "
-                                              f"{self.run_dir.checkpoint(self.step)}. Resume with: ganforge train --resume {self.dir}", signum)
+                        raise state.stopped(self, signum)
         except OSError as e:  # a full disk or an unwritable directory, outside a checkpoint write
             raise GanforgeError(f"could not write {e.filename or self.dir}: {e.strerror or e}; the last checkpoint "
                                 f"({checkpoint.latest(self.run_dir.checkpoints)}) is intact: free space, then "

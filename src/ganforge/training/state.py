@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import checkpoint, config, dist, runs
-from ..errors import CheckpointError, TrainingDiverged
+from ..errors import CheckpointError, TrainingDiverged, TrainingStopped
 
 
 def say(message: str) -> None:
@@ -188,6 +188,16 @@ def rollback(t, reason: str, lr_d_only: bool = False) -> None:
     which = "D's learning rate" if lr_d_only else "learning rates"
     say(f"ganforge: warning: {reason}: rolled back to step {t.step}, {which} x{factor:g} (attempt {attempt} of {T.max_rollbacks})")
     t.run_dir.append(t.run_dir.health, {"step": t.step, "event": "rollback", "reason": reason, "lr_factor": factor})
+
+
+def stopped(t, signum: int) -> TrainingStopped:
+    """A signal stopped the run at this step (its checkpoint written): the line the dashboard
+    reads (stopped, not running), then every process waits for rank 0's checkpoint to be on disk."""
+    name = signal.Signals(signum).name
+    t.run_dir.append(t.run_dir.health, {"step": t.step, "event": "stopped", "signal": name})
+    dist.barrier()
+    return TrainingStopped(f"stopped by {name} at step {t.step}; checkpoint {t.run_dir.checkpoint(t.step)}. "
+                           f"Resume with: ganforge train --resume {t.dir}", signum)
 
 
 class SignalGuard:
