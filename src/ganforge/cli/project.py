@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "images it trained on (a memorization signal)")
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/latent/project)")
     p.add_argument("--distance", choices=DISTANCES, default=DEFAULT,
-                   help=f"what is minimized (default {DEFAULT}: the mean absolute pixel difference plus the run's "
-                        "discriminator's features; an export has no discriminator: use l1 or pixels)")
+                   help=f"what is minimized (default {DEFAULT}: the mean squared pixel difference plus the run's "
+                        "discriminator's features; an export has no discriminator: use pixels)")
     p.add_argument("--steps", type=int, default=200, help="optimization steps (default 200)")
     p.add_argument("--starts", type=int, default=8, help="random starts per image (and per class) (default 8)")
     p.add_argument("--lr", type=float, default=0.1, help="Adam's peak learning rate (default 0.1)")

@@ -53,7 +53,7 @@ def project(explorer, name: str, body: dict) -> dict:
     try:
         distance = distances.build(g, distances.DEFAULT)
     except ConfigError:  # an export keeps no discriminator: pixels alone
-        distance = distances.build(g, "l1")
+        distance = distances.build(g, "pixels")
     r = latent.project(g, x, distance, steps=steps, starts=starts)
     out = explorer.picture(g, r["z"], r["y"], 1)
     out.update(target=_target_png(x), rms=float(r["rms"][0]), distance=distance.name)
