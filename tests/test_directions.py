@@ -78,3 +78,18 @@ def test_directions_cli_writes_the_file_and_strips(gens, tmp_path):
     assert set(y.tolist()) == {3}
     step = z[:, 1:] - z[:, :-1]
     assert torch.allclose(step / step.norm(dim=2, keepdim=True), first.expand_as(step), atol=1e-4)
+
+
+def test_a_points_generator_gets_the_file_and_a_plane_along_two_directions(tmp_path):
+    run = ganforge.train(C.from_dict(tiny({"data": {"name": "ring8"}, "model": {"family": "mlp", "d_norm": "none", "nz": 3}})),
+                         out=tmp_path / "ring")
+    out = tmp_path / "d"
+    assert cli(["directions", str(run), "--method", "sefa", "--out", str(out)]) == 0
+    assert [p.name for p in out.iterdir()] == ["directions.npz"]
+    assert cli(["plane", str(run), "--directions", str(out), "--direction", "0,2", "--n", "3", "--out", str(tmp_path / "p")]) == 0
+    d, _ = directions.load(out)
+    with np.load(tmp_path / "p.latents.npz") as f:
+        z, cell = torch.from_numpy(f["z"]), f["cell"]
+    base = z[(cell == [1, 1]).all(1)][0]
+    step = z[(cell == [1, 2]).all(1)][0] - base  # one column right: + step · d0
+    assert torch.allclose(step / step.norm(), d[0], atol=1e-5)

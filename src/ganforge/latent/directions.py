@@ -168,10 +168,12 @@ def write_strip(g, path: str | Path, bases: torch.Tensor, direction: torch.Tenso
 
 def write_directions(g, result: dict, out: str | Path, show: int = 8, bases: int = 3, span: float = 3.0,
                      steps: int = 7, seed: int = 0, label=0) -> list[Path]:
-    """directions.npz, and a strip PNG per direction (the first ``show``): ``bases`` latents
-    (g.latents(bases, seed)) walked from −span to +span along it."""
+    """directions.npz, and for an image generator a strip PNG per direction (the first ``show``):
+    ``bases`` latents (g.latents(bases, seed)) walked from −span to +span along it."""
     out = Path(out)
     written = [save(result, out / DIRECTIONS_FILE)]
+    if g.info.kind != "image":  # 2-D points: the file alone (plane and latent-grid draw points)
+        return written
     z = g.latents(bases, seed)
     y = fixed_labels(g, bases, label)
     for k in range(min(show, len(result["directions"]))):
