@@ -194,6 +194,20 @@ def scenario_indivisible(out: Path, rank: int) -> None:
         save(out / "indivisible", rank, {"error": str(e), "exists": (out / "runs" / "indivisible").exists()})
 
 
+def scenario_teardown(out: Path, rank: int) -> None:
+    """training.train() leaves the process group (last: the launch's group ends here): gloo's
+    threads must be gone when it returns. A group kept alive past it (torch.distributed.nn
+    holds the one that exists when it is imported) was freed in the interpreter's teardown,
+    which aborted a process now and then."""
+    from ganforge import config as C
+    from ganforge import training
+
+    training.train(C.from_dict(case(TOY, train={"steps": 2})), out / "runs" / "teardown")
+    tasks = Path("/proc/self/task")
+    threads = sorted((t / "comm").read_text().strip() for t in tasks.iterdir()) if tasks.is_dir() else None
+    save(out / "teardown", rank, {"threads": threads})
+
+
 def scenario_die(out: Path, rank: int, hang: bool = False) -> None:
     """Rank 1 dies (or hangs) at step 3; rank 0 must stop with a clear error (no torchrun agent
     here: it would kill the survivor itself), a hung peer within train.dist_timeout."""
@@ -237,6 +251,7 @@ def main() -> None:
         else:
             globals()[f"scenario_{name}"](out, rank)
         print(f"rank {rank}: {name} done", flush=True)
+    dist.shutdown()  # before the interpreter's teardown (atexit would too)
 
 
 if __name__ == "__main__":

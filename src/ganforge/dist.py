@@ -13,6 +13,7 @@ with double-backward penalties and with D frozen during G's step.
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import gc
 import os
@@ -62,6 +63,14 @@ def init(device: torch.device, timeout_s: float = 900.0) -> torch.device:
         device = torch.device("cuda", local_rank() % torch.cuda.device_count())
         torch.cuda.set_device(device)
     if requested() and not tdist.is_initialized():
+        # Imported before the group exists, never after: torch.distributed.nn.functional takes
+        # group.WORLD as its functions' default argument when it is first imported (torch.optim
+        # imports it, through torch._dynamo, with the first optimizer). A group held there
+        # outlives destroy_process_group: its gloo threads ran on until the interpreter's own
+        # teardown freed it, which now and then aborted the process ("terminate called without
+        # an active exception") after a run had finished.
+        from torch.distributed import nn as _  # noqa: F401
+
         backend = "nccl" if device.type == "cuda" else "gloo"
         kw = {"device_id": device} if backend == "nccl" else {}
         tdist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s), **kw)
@@ -72,12 +81,17 @@ def init(device: torch.device, timeout_s: float = 900.0) -> torch.device:
 
 
 def shutdown() -> None:
-    """Leave the process group, if init() created it."""
+    """Leave the process group, if init() created it: while the interpreter is whole, so that
+    its threads stop here and not in the interpreter's teardown. train() calls it; atexit too,
+    for code that trains through the Trainer itself."""
     global _owned
     if _owned and tdist.is_initialized():
         tdist.destroy_process_group()
         gc.collect()  # drop collectives' work objects now, not during interpreter teardown
     _owned = False
+
+
+atexit.register(shutdown)
 
 
 def _collective(what: str, fn, *args, **kw):

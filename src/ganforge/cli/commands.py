@@ -21,15 +21,17 @@ def cmd_train(args, extra: list[str]) -> int | None:
     from .. import dist, runs
     from ..training import train
 
+    if args.resume == "auto" and not args.out:
+        raise config.ConfigError("--resume auto needs --out RUN_DIR: the run directory to continue, or to start when it holds no run")
     if args.nproc > 1 and not dist.requested():
         return launch(args, extra)
-    if args.resume:
+    if args.resume and args.resume != "auto":  # auto: the given options, checked against the run's (training)
         cfg = resume_config(args.resume, extra)
         run = train(cfg, resume=args.resume, init=args.init)  # refused together
     else:
         cfg = assemble.load(args.config, args.preset, extra)
         name = args.preset or (Path(args.config).stem if args.config else "default")
-        run = train(cfg, out=args.out or runs.default(name), init=args.init)
+        run = train(cfg, out=args.out or runs.default(name), resume=args.resume, init=args.init)
     if not dist.is_main():
         return None
     r = runs.Run(run)
@@ -220,8 +222,11 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
                        description="Configuration: dataclass defaults, then a preset or CONFIG.yaml, then --section.key VALUE overrides.")
     t.add_argument("config", nargs="?", help="a YAML config file (it may start with `preset: NAME`)")
     t.add_argument("--preset", help="a named preset (see `ganforge presets`)")
-    t.add_argument("--out", help="run directory; one that already holds a run is refused (default runs/PRESET, or -2, -3... if that holds one)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--out", help="run directory; one that already holds a run is refused, but with --resume auto "
+                   "(default runs/PRESET, or -2, -3... if that holds one)")
+    t.add_argument("--resume", metavar="RUN_DIR|auto", help="continue a run from its latest checkpoint; auto: continue --out "
+                   "if it holds a run, else start it there (for torchrun --max-restarts and requeued jobs; "
+                   "the options must be the run's, train.* aside)")
     t.add_argument("--init", metavar="RUN|CKPT|EXPORT", help="fine-tune: start a new run from the trained weights of a run directory, "
                    "checkpoint or export (G, D and the EMA where present; the networks' options must match)")
     t.add_argument("--nproc", type=int, default=1, metavar="N",
