@@ -309,6 +309,36 @@ def test_a_worker_killed_mid_run_is_restarted_by_torchrun_and_resume_auto_contin
     assert a["opt_g"]["state"][0]["exp_avg"].equal(b["opt_g"]["state"][0]["exp_avg"])
 
 
+def test_resume_auto_restarts_an_attempt_that_left_no_checkpoint_and_refuses_other_options(tmp_path):
+    """What a restarted command finds, in one process: a directory an attempt left before its
+    first checkpoint (config.yaml, a temporary file) starts cleanly; a run continues, train.*
+    may change; other options are refused, naming them, and a config.yaml of other options is
+    left alone."""
+    from ganforge import config as C
+    from ganforge import train
+    from ganforge.errors import ConfigError
+
+    cfg = lambda **train_: C.from_dict(worker.case(worker.TOY, train={"steps": 2, **train_}))
+    other = C.from_dict(worker.case(worker.TOY, train={"steps": 2}, model={"nz": 3}))
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "config.yaml").write_text(C.to_yaml(cfg()))
+    (out / "checkpoints" / ".step-000000.pt.x1y2.tmp").write_bytes(b"cut short")
+    train(cfg(), out=out, resume="auto")
+    train(cfg(steps=4), out=out, resume="auto")
+    assert checkpoint.load(out)["step"] == 4
+    assert [(s["event"], s["step"]) for s in runs.read_jsonl(out / runs.STARTS)] == [("start", 0), ("resume", 2)]
+    with pytest.raises(ConfigError, match="model.nz: 4 in the run, 3 given"):
+        train(other, out=out, resume="auto")
+    with pytest.raises(ConfigError, match="needs --out"):
+        train(cfg(), resume="auto")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "config.yaml").write_text(C.to_yaml(other))
+    with pytest.raises(ConfigError, match="holds a run with other options"):
+        train(cfg(), out=tmp_path / "mine", resume="auto")
+    assert (tmp_path / "mine" / "config.yaml").is_file()
+
+
 def test_a_stack_trains_with_two_processes_stage_by_stage_and_resumes(tmp_path, photos):
     """``ganforge train --nproc 2`` on a stacked config: each stage trains distributed, rank 0
     alone writes, stage 2 follows stage 1 on both processes, and ``--resume`` continues stage 2
