@@ -72,12 +72,26 @@ def init(device: torch.device, timeout_s: float = 900.0) -> torch.device:
         from torch.distributed import nn as _  # noqa: F401
 
         backend = "nccl" if device.type == "cuda" else "gloo"
+        timeout = datetime.timedelta(seconds=timeout_s)
         kw = {"device_id": device} if backend == "nccl" else {}
-        tdist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s), **kw)
+        tdist.init_process_group(backend, timeout=timeout, **kw, **_attempt_store(timeout))
         _owned = True
     if active():
         _device = device if tdist.get_backend() == "nccl" else torch.device("cpu")
     return device
+
+
+def _attempt_store(timeout: datetime.timedelta) -> dict:
+    """torchrun's store, under a prefix of its own for each attempt (--max-restarts). Workers that
+    torchrun restarts get the first attempt's store, keys included: the new group's rendezvous
+    then read the dead workers' addresses and failed ("connection refused") or hung. Empty
+    (torch's own rendezvous) when torchrun's agent does not host the store."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return {}
+    store = tdist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False, timeout=timeout)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return {"store": tdist.PrefixStore(f"ganforge/attempt-{attempt}", store), "rank": rank(),
+            "world_size": int(os.environ["WORLD_SIZE"])}
 
 
 def shutdown() -> None:
