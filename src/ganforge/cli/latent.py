@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from .. import latent, runs
 from ..errors import ConfigError
 from .latent_args import (DIRECTIONS_HELP, LATENTS_HELP, OUT_HELP, SOURCE_HELP, out_stem, parse_indices,  # noqa: F401

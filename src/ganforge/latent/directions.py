@@ -32,7 +32,6 @@ import torch.nn as nn
 from .. import viz
 from ..errors import ConfigError
 from .files import as_cells, cell_index, save_latents
-from .grids import plane_offsets
 from .inputs import fixed_labels, require_images
 
 METHODS = ("pca", "sefa")
