@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from webutil import ServerThread, call, runs_dir, server  # noqa: E402,F401  (fixtures)
+from webutil import ServerThread, call, runs_dir, server, start_serve  # noqa: E402,F401  (fixtures)
 
 from ganforge.web import runs_view  # noqa: E402
 
@@ -307,13 +307,8 @@ def test_serve_binds_loopback_by_default_and_stops_cleanly_on_ctrl_c(runs_dir):
 
     assert parser().parse_args(["serve"]).host == "127.0.0.1"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
-    p = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", "--runs", str(runs_dir), "--port", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p, line = start_serve(runs_dir)
     try:
-        line = ""
-        while "http://" not in line:
-            line = p.stdout.readline()
-            assert line or p.poll() is None, p.stderr.read()
         printed = re.search(r"http://\S+", line).group(0)
         assert printed.startswith("http://127.0.0.1:") and re.search(r"/\?token=[\w-]{16,}$", printed)  # a token on loopback too
         url, token = printed.split("/?token=")

@@ -24,7 +24,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from webutil import ServerThread, call, runs_dir, server  # noqa: E402,F401  (fixtures)
+from webutil import ServerThread, call, runs_dir, server, start_serve  # noqa: E402,F401  (fixtures)
 
 from ganforge.web import explorer as explorer_mod  # noqa: E402
 from ganforge.web import playground as playground_mod  # noqa: E402
@@ -280,13 +280,8 @@ def test_no_token_is_for_loopback_only_and_warns(runs_dir):
 
     with pytest.raises(GanforgeError, match="--no-token"):
         server_mod.serve(runs_dir, host="0.0.0.0", port=0, no_token=True)
-    p = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", "--runs", str(runs_dir), "--port", "0", "--no-token"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p, line = start_serve(runs_dir, "--no-token")
     try:
-        line = ""
-        while "http://" not in line:
-            line = p.stdout.readline()
-            assert line or p.poll() is None, p.stderr.read()
         assert "token" not in line
     finally:
         p.send_signal(signal.SIGINT)

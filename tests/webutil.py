@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -82,3 +84,19 @@ def server(runs_dir):
     s = ServerThread(runs_dir)
     yield s
     s.stop()
+
+
+def start_serve(runs_dir, *extra: str) -> tuple[subprocess.Popen, str]:
+    """``ganforge serve`` in a process of its own: the process, and the line where it printed its
+    URL (the process is ended if it never does)."""
+    p = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", "--runs", str(runs_dir), "--port", "0", *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = ""
+    try:
+        while "http://" not in line:
+            line = p.stdout.readline()
+            assert line or p.poll() is None, p.stderr.read()
+    except BaseException:
+        p.kill()
+        raise
+    return p, line
