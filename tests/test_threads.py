@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -23,29 +26,51 @@ def test_omp_num_threads_is_honoured_whatever_the_model_and_the_cpus():
 
 @pytest.mark.parametrize("bad", ["", "0", "two", "-1"])
 def test_an_unusable_omp_num_threads_is_ignored(bad):
-    assert choose_threads(BIG, env={"OMP_NUM_THREADS": bad}, cpus=4).n == 4
+    assert choose_threads(BIG, env={"OMP_NUM_THREADS": bad}, cpus=4, busy=0).n == 4
 
 
 def test_no_more_threads_than_the_cpus_of_the_affinity_mask():
-    assert choose_threads(BIG, env={}, cpus=6).n == 6
-    assert choose_threads(BIG, env={}, cpus=1).n == 1
+    assert choose_threads(BIG, env={}, cpus=6, busy=0).n == 6
+    assert choose_threads(BIG, env={}, cpus=1, busy=0).n == 1
     # by default, the CPUs this process may run on: the affinity mask, not the machine's count
     assert device.available_cpus() <= len(os.sched_getaffinity(0))
-    assert choose_threads(BIG, env={}).n == device.available_cpus()
+    assert choose_threads(BIG, env={}, busy=0).n == device.available_cpus()
 
 
 def test_torchrun_divides_the_cpus_among_the_processes_of_this_machine():
     env = {"WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4"}  # two machines of four processes
-    assert choose_threads(BIG, env=env, cpus=16).n == 4
-    assert "shared by 4 processes" in choose_threads(BIG, env=env, cpus=16).why
-    assert choose_threads(BIG, env=env, cpus=2).n == 1  # never 0
+    assert choose_threads(BIG, env=env, cpus=16, busy=3).n == 4  # its 3 siblings are not other work
+    assert "shared by 4 processes" in choose_threads(BIG, env=env, cpus=16, busy=0).why
+    assert choose_threads(BIG, env=env, cpus=16, busy=7).n == 3  # 4 others besides the siblings: 12 CPUs for 4
+    assert choose_threads(BIG, env=env, cpus=2, busy=0).n == 1  # never 0
     assert choose_threads(BIG, env={**env, "OMP_NUM_THREADS": "2"}, cpus=16).n == 2
 
 
 def test_small_networks_get_one_thread_large_ones_all_they_may():
     assert choose_threads(SMALL_NETS - 1, env={}, cpus=8) == Threads(1, choose_threads(SMALL_NETS - 1, env={}, cpus=8).why)
     assert "parameters" in choose_threads(1000, env={}, cpus=8).why
-    assert choose_threads(SMALL_NETS, env={}, cpus=8).n == 8
+    assert choose_threads(SMALL_NETS, env={}, cpus=8, busy=0).n == 8
+
+
+def test_cpus_other_work_keeps_busy_are_left_to_it():
+    t = choose_threads(BIG, env={}, cpus=2, busy=1)
+    assert t.n == 1 and "1 of them busy with other work" in t.why
+    assert choose_threads(BIG, env={}, cpus=8, busy=3).n == 5
+    assert choose_threads(BIG, env={}, cpus=2, busy=5).n == 1  # never 0
+    assert choose_threads(BIG, env={"OMP_NUM_THREADS": "2"}, cpus=2, busy=1).n == 2  # the user's choice stands
+
+
+def test_a_busy_process_beside_this_one_is_seen():
+    """A real process spinning on a CPU: others_running counts it (and never this process)."""
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("needs Linux's /proc/stat")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert device.others_running() >= 1
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 @pytest.fixture

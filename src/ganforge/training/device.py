@@ -5,6 +5,7 @@ import ctypes
 import math
 import os
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,16 +61,17 @@ class Threads:
     why: str  # the reason, as the run's log says it
 
 
-def choose_threads(params: int | None = None, env=None, cpus: int | None = None) -> Threads:
+def choose_threads(params: int | None = None, env=None, cpus: int | None = None, busy: int | None = None) -> Threads:
     """How many threads a training process should use; never more than it has CPUs for.
 
-    Threads that outnumber the cores they may run on do not just share them: OpenMP's workers
+    Threads that outnumber the cores free to run them do not just share them: OpenMP's workers
     spin at each barrier waiting for one that is not running, so a step slows several-fold as
     soon as another process wants a core. So: OMP_NUM_THREADS, when set, is the user's choice
     and is honoured; otherwise the CPUs this process may run on (its affinity mask: taskset,
-    a cpuset, SLURM's --cpus-per-task; and a cgroup CPU quota) divided among the processes
-    torchrun started on this machine; and one thread for networks of fewer than SMALL_NETS
-    parameters (``params``), whose steps are too small to split."""
+    a cpuset, SLURM's --cpus-per-task; and a cgroup CPU quota) less those other work keeps
+    busy as the run starts (``busy``: ``others_running``), divided among the processes torchrun
+    started on this machine; and one thread for networks of fewer than SMALL_NETS parameters
+    (``params``), whose steps are too small to split."""
     env = os.environ if env is None else env
     given = str(env.get("OMP_NUM_THREADS", "")).strip()
     if given.isdigit() and int(given) > 0:
@@ -78,9 +80,29 @@ def choose_threads(params: int | None = None, env=None, cpus: int | None = None)
         return Threads(1, f"networks of {params:,} parameters gain nothing from more; OMP_NUM_THREADS overrides")
     cpus = available_cpus() if cpus is None else cpus
     local = local_processes(env)
-    n = max(1, cpus // local)
-    shared = f" shared by {local} processes on this machine" if local > 1 else ""
-    return Threads(n, f"{cpus} CPU{'s' if cpus > 1 else ''} available to this process{shared}; OMP_NUM_THREADS overrides")
+    busy = min(cpus - 1, max(0, (others_running() if busy is None else busy) - (local - 1)))  # torchrun's siblings are counted below
+    n = max(1, (cpus - busy) // local)
+    why = f"{cpus} CPU{'s' if cpus > 1 else ''} available to this process"
+    why += f", {busy} of them busy with other work" if busy else ""
+    why += f", shared by {local} processes on this machine" if local > 1 else ""
+    return Threads(n, why + "; OMP_NUM_THREADS overrides")
+
+
+def others_running(samples: int = 5, interval: float = 0.01) -> int:
+    """Tasks running or runnable on this machine now, other than this one: /proc/stat's
+    procs_running less one (this process, reading it), the least of a few samples so that a
+    passing blip does not count (0 where /proc/stat is missing: not Linux)."""
+    least = None
+    for i in range(samples):
+        try:
+            line = next(x for x in Path("/proc/stat").read_text().splitlines() if x.startswith("procs_running"))
+        except (OSError, StopIteration):
+            return 0
+        n = int(line.split()[1]) - 1
+        least = n if least is None else min(least, n)
+        if i + 1 < samples:
+            time.sleep(interval)
+    return max(0, least)
 
 
 def available_cpus() -> int:
