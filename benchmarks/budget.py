@@ -31,6 +31,12 @@ CIFAR-10 test split), images shrunk to 32x32; --samples (default 2,000) against 
 the folder: Fréchet distance in its features, and precision and recall (k = 3) in them.
 
     python benchmarks/budget.py --dataset folder --root ../shared/datasets/flowers --minutes 20 --at 5,10
+
+A second photo set: one CIFAR-10 class written as a folder (benchmarks/photo_set.py), judged by a
+classifier trained on the other nine classes, so that the judge has never seen the folder either:
+
+    python benchmarks/photo_set.py cifar10 horse /tmp/horses
+    python benchmarks/budget.py --dataset folder --root /tmp/horses --judge-without horse
 """
 from __future__ import annotations
 
@@ -68,7 +74,14 @@ def folder_judge(a):
     """(classifier, (mu, sigma, features) of the folder's photos, its two halves' score) for a
     folder: a CIFAR-10 classifier that never saw it, the images shrunk to its 32x32."""
     cifar = np.load(a.data_root / "cifar10" / "cifar10_test.npz")
-    clf, _ = load_or_train(cifar["x_test"], cifar["y_test"], data.cache_dir() / "classifiers", seed=0, epochs=5)
+    x, y = cifar["x_test"], cifar["y_test"]
+    if a.judge_without:  # a folder made of one CIFAR-10 class (photo_set.py): a judge that never saw that class
+        names = [str(n) for n in cifar["class_names"]]
+        if a.judge_without not in names:
+            sys.exit(f"budget.py: --judge-without {a.judge_without}: expected a CIFAR-10 class, one of {', '.join(names)}")
+        keep = y != names.index(a.judge_without)
+        x, y = x[keep], y[keep]
+    clf, _ = load_or_train(x, y, data.cache_dir() / "classifiers", seed=0, epochs=5)
     photos = folder_images(a.root)
     feats = predict(clf, photos)[0]
     half = np.random.default_rng(0).permutation(len(feats))
@@ -234,6 +247,8 @@ def parse(argv):
     p.add_argument("--preset", default=None, help="the ganforge side's preset (default dcgan-<dataset>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override on the ganforge side, e.g. optim.lr_g=4e-4 (repeatable)")
     p.add_argument("--sides", default="classic,ganforge", help="which sides to train: classic, ganforge or both (default)")
+    p.add_argument("--judge-without", metavar="CLASS", help="--dataset folder: train the CIFAR-10 judge without this class "
+                   "(for a folder made of it by benchmarks/photo_set.py)")
     p.add_argument("--samples", type=int, default=None, help="samples scored per snapshot (default 10,000; 2,000 for a folder)")
     p.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "datasets", help="folder holding mnist/ and fashion_mnist/")
     p.add_argument("--out", type=Path, default=Path("/tmp/ganforge-budget"), help="results folder (made unique: -2, -3...)")
@@ -310,7 +325,8 @@ def main(argv: list[str] | None = None) -> None:
 
     # 3. Report.
     label = {"classic": "classic loop", "ganforge": a.preset + (" " + " ".join(a.set) if a.set else "")}
-    against = "every photo of the folder (CIFAR-10 classifier, 32x32); two halves of it" if judge else "the test split; real train images"
+    against = (f"every photo of the folder (CIFAR-10 classifier{' without ' + a.judge_without if a.judge_without else ''}, "
+               "32x32); two halves of it") if judge else "the test split; real train images"
     print(f"\n{a.dataset}, {a.samples} samples per score vs {against} score {floor['frechet']:.2f}")
     extra = ("precision", "recall") if judge else ("classes_1pct", "kl_uniform", "confidence")
     print(f"{'side':24}{'CPU min':>8}{'steps':>7}{'Fréchet':>9}" + "".join(f"{k[:9]:>10}" for k in extra))
