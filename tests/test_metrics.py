@@ -363,3 +363,69 @@ def test_audit_on_mnist_flags_a_generator_that_returns_training_images(shared_da
         res = E.evaluate(fresh, metrics=["fid", "pr"], n=200, reference="test", features="pixels")
     assert res[0]["protocol"]["reference"] == "test" and res[0]["protocol"]["n_real"] == 200
     assert E.best_value(res, "precision") > 0.5
+
+
+# ------------------------------------------------------------------ audit --heldout PATH
+
+def write_photos(folder, count: int, seed: int):
+    """``count`` smooth colour images (a gradient each), 20x24, in ``folder``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        t = np.linspace(0, 1, 24)[None, :, None]
+        Image.fromarray((a * (1 - t) + b * t).repeat(20, 0).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    """A tiny dcgan run (2 steps) on a folder of 30 photos, and a separate folder of 12 fresh ones."""
+    base = tmp_path_factory.mktemp("heldout")
+    train = write_photos(base / "train", 30, seed=0)
+    fresh = write_photos(base / "fresh", 12, seed=1)
+    cfg = C.from_dict(tiny({"data": {"name": "folder", "root": str(train), "resolution": 16, "labels": "none"},
+                            "model": {"family": "dcgan"}, "train": {"steps": 2, "ckpt_every": 2}}))
+    return ganforge.train(cfg, out=base / "r"), train, fresh
+
+
+def test_audit_heldout_folder_of_fresh_photos_searches_the_whole_training_set(folder_run, tmp_path, capsys):
+    from ganforge.cli import main
+
+    run, train, fresh = folder_run
+    assert main(["audit", str(run), "-n", "20", "--heldout", str(fresh), "--out", str(tmp_path / "a")]) == 0
+    assert f"held-out: 12 photos from {fresh.resolve()} (never trained on); training images searched: 30" in capsys.readouterr().out
+    s = json.loads((tmp_path / "a" / "audit.json").read_text())
+    assert s["n_heldout"] == 12 and s["n_train"] == 30 and s["heldout"] == f"12 photos from {fresh.resolve()} (never trained on)"
+    assert s["spaces"]["pixels"]["heldout"]["min"] > 0  # fresh photos: none of them is a training image
+
+    small = ganforge.audit(run, n=5, heldout=fresh, out=False)  # at most n held-out images, a seeded subset
+    assert small["n_heldout"] == 5 and small["n_train"] == 30 and small["heldout"].startswith("5 of 12 photos from ")
+    assert ganforge.audit(run, n=5, heldout=fresh, out=False)["spaces"] == small["spaces"]
+    default = ganforge.audit(run, n=5, out=False)  # without: 10% of the training photos, left out of the search
+    assert default["n_train"] == 27 and default["n_heldout"] == 3 and "did see them" in default["heldout"]
+
+
+def test_audit_heldout_refuses_what_is_not_a_folder_of_fresh_photos(folder_run, digits_run, tmp_path, capsys):
+    from ganforge.cli import main
+
+    run, train, fresh = folder_run
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no photos here")
+    (tmp_path / "file.png").write_bytes(b"")
+    cases = {tmp_path / "missing": "no such folder", tmp_path / "file.png": "is a file, not a folder",
+             tmp_path / "empty": "holds no images", train: f"is the training folder {train.resolve()}",
+             train / ".." / train.name: "is the training folder", train.parent: "holds the training folder"}
+    for path, message in cases.items():
+        assert main(["audit", str(run), "-n", "4", "--heldout", str(path), "--out", str(tmp_path / "a")]) == 2
+        err = capsys.readouterr().err
+        assert f"--heldout {path}: {message}" in err, err
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(ConfigError, match=f"--heldout {tmp_path / 'empty'}: holds no images"):
+        ganforge.audit(run, n=4, heldout=tmp_path / "empty", out=False)
+    with pytest.raises(ConfigError, match="only a folder run can take a folder of fresh photos.*datasets with a test split use it"):
+        ganforge.audit(digits_run, n=4, heldout=fresh, out=False)
+    assert main(["audit", str(digits_run), "-n", "4", "--heldout", str(fresh)]) == 2
+    assert "--heldout" in capsys.readouterr().err

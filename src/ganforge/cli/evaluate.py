@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quantile", type=float, default=0.01, help="flagging threshold: this quantile of the held-out distances (default 0.01)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default RUN_DIR/audit)")
+    p.add_argument("--heldout", default=None, metavar="PATH",
+                   help="a folder run: a folder of fresh photos the generator never saw, as the held-out real images "
+                        "(default: the test split; without one, 10%% of the training images left out of the search)")
     p.set_defaults(func=cmd_audit, accepts_dotted=True)
 
 
@@ -132,7 +135,7 @@ def cmd_audit(args, extra) -> None:
     opts = dotted_options("audit", extra)
     g = load(args.checkpoint)
     s = audit(g, _data_config(g, opts), n=args.n, features=args.features, seed=args.seed, quantile=args.quantile,
-              out=args.out or runs.Run(run_dir(g)).audit, weights=opts.get("features.weights"))
+              out=args.out or runs.Run(run_dir(g)).audit, weights=opts.get("features.weights"), heldout=args.heldout)
     print(f"memorization score {s['memorization_score']:.2%} of {s['n_generated']} generated samples flagged "
           f"(fresh real images: {s['expected_for_fresh_samples']:.2%})")
     print(f"rule: {s['rule']}")

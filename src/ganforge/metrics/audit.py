@@ -4,8 +4,9 @@ For N generated samples, the nearest training image is found exactly (neighbours
 pixel space (the images' pixels in [-1, 1]) and in feature space (an extractor's features).
 Alone, those distances mean little: a good generator's samples are as close to the
 training set as fresh real images are. So the same search is run for held-out real images
-(the test split; for a dataset without one, a random 10% of the training set, left out of
-the search), and their nearest-training distances set the scale.
+(the test split; for a folder run, ``heldout=PATH``, a folder of fresh photos the generator never
+saw; else a random 10% of the training set, left out of the search), and their
+nearest-training distances set the scale.
 
 The rule: in each space, the threshold is the ``quantile`` (default 1%) quantile of the
 held-out images' nearest-training distances. A generated sample is *flagged* when its
@@ -77,11 +78,14 @@ def _summary(d: np.ndarray) -> dict:
 
 
 def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed: int = 0, quantile: float = QUANTILE,
-          out: str | Path | None = None, weights: str | Path | None = None, batch_size: int = 500) -> dict:
+          out: str | Path | None = None, weights: str | Path | None = None, batch_size: int = 500,
+          heldout: str | Path | None = None) -> dict:
     """Run the audit on a Generator (``ganforge.audit`` also takes a checkpoint path) against its training data.
 
     dataset: a DataConfig (default: the generator's ``cfg.data``); the held-out images are its
-    test split when it has one. Returns the JSON summary; writes the files into ``out``
+    test split when it has one. heldout: for a ``folder`` dataset, a folder of fresh photos the
+    generator never saw (built as the training folder is); the whole training set is then
+    searched. Returns the JSON summary; writes the files into ``out``
     (default RUN_DIR/audit) when ``out`` is not False.
     """
     from .. import data
@@ -96,7 +100,7 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
     train_src = data.build(dataclasses.replace(cfg, split="train"))
     if tuple(train_src.info.shape) != tuple(generator.info.shape):
         raise ConfigError(f"the data {tuple(train_src.info.shape)} does not match the generator's images {tuple(generator.info.shape)}")
-    held_src, held_images, train_idx, heldout_desc = _heldout(cfg, train_src, n, seed)
+    held_src, held_images, train_idx, heldout_desc = _heldout(cfg, train_src, n, seed, heldout)
 
     ex = extractor_for(features, train_src.info, train_src, weights)
     # Generated samples, quantized to uint8 as a saved image would be: both sides alike.
@@ -155,22 +159,55 @@ def _summary_json(m: dict, quantile: float, closest: np.ndarray, train_idx: torc
     }
 
 
-def _heldout(cfg, train_src, n: int, seed: int):
+def _heldout(cfg, train_src, n: int, seed: int, folder: str | Path | None = None):
     """(held-out Source or None, held-out images, indices of the training images searched, a
-    description): the test split's images when there is one, else a slice left out of the search."""
+    description): the fresh photos in ``folder`` or the test split's images, up to n of them
+    (a seeded random subset); else a slice of the training set left out of the search."""
     from .. import data
     from .evaluate import has_test_split, take
 
     train_idx = torch.arange(len(train_src.images))
-    if has_test_split(cfg.name):
-        held_src = data.build(dataclasses.replace(cfg, split="test"))
+    if folder is not None or has_test_split(cfg.name):
+        held_src = _heldout_folder(cfg, folder) if folder is not None else data.build(dataclasses.replace(cfg, split="test"))
         perm = torch.randperm(len(held_src.images), generator=torch.Generator().manual_seed(seed))
         held_images = take(held_src.images, perm[:n].sort().values)
-        return held_src, held_images, train_idx, f"{len(held_images)} images of the test split"
+        if folder is None:
+            return held_src, held_images, train_idx, f"{len(held_images)} images of the test split"
+        of = f" of {len(held_src.images)}" if len(held_images) < len(held_src.images) else ""
+        return held_src, held_images, train_idx, f"{len(held_images)}{of} photos from {Path(folder).resolve()} (never trained on)"
     perm = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))
     k = max(2, int(round(HELDOUT_FRACTION * len(train_idx))))
     return (None, take(train_src.images, perm[:k].sort().values), perm[k:].sort().values,
             f"{k} training images ({HELDOUT_FRACTION:.0%}) left out of the search (no test split; the generator did see them)")
+
+
+def _heldout_folder(cfg, folder: str | Path):
+    """The Source of a folder of fresh photos, built as the run's training folder is (same
+    resolution, channels and layout rules); refused unless the run is a folder run and the
+    folder is a folder of images apart from the training one."""
+    from .. import data
+    from ..errors import DataError
+    from .evaluate import has_test_split
+
+    if cfg.name != "folder":
+        has = (f"{cfg.name} has a test split, which the audit uses as its held-out images" if has_test_split(cfg.name)
+               else f"{cfg.name} has none: the audit leaves {HELDOUT_FRACTION:.0%} of its training images out of the search")
+        raise ConfigError(f"--heldout {folder}: only a folder run can take a folder of fresh photos, and this run's "
+                          f"dataset is {cfg.name}; datasets with a test split use it ({has})")
+    path = Path(folder).expanduser()
+    if not path.exists():
+        raise ConfigError(f"--heldout {folder}: no such folder; expected a folder of fresh photos the generator never saw")
+    if not path.is_dir():
+        raise ConfigError(f"--heldout {folder}: is a file, not a folder; expected a folder of fresh photos")
+    path, root = path.resolve(), data.data_root(cfg).resolve()
+    if path == root or root in path.parents or path in root.parents:
+        where = "is" if path == root else ("is inside" if root in path.parents else "holds")
+        raise ConfigError(f"--heldout {folder}: {where} the training folder {root}; the held-out photos must be "
+                          f"fresh ones the generator never saw, in a folder of their own")
+    try:
+        return data.build(dataclasses.replace(cfg, root=str(path)))
+    except DataError as e:  # no images in it: the data's own words, without its leading path
+        raise ConfigError(f"--heldout {folder}: {str(e).removeprefix(f'{path}: ')}") from e
 
 
 def _write(out: Path, summary: dict, m: dict, quantile: float, gen_images, train_images, closest, closest_f) -> None:
