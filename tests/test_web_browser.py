@@ -222,6 +222,32 @@ def test_a_running_run_updates_live(page, server, runs_dir):
         shutil.rmtree(live)
 
 
+def test_the_overfitting_panel_shows_r_t_and_p_and_hides_in_runs_without_them(page, server, runs_dir):
+    import json
+    import shutil
+
+    rows = [json.loads(line) for line in (runs_dir / "ring8" / "metrics.jsonl").read_text().splitlines()]
+    assert any("ada_rt" in r for r in rows)  # D's overfitting signal is logged with or without adaptive augmentation
+    made = {"ada": [{**r, "ada_p": 0.1 * i} if "ada_rt" in r else r for i, r in enumerate(rows)],  # objective.ada on
+            "old": [{k: v for k, v in r.items() if not k.startswith("ada_")} for r in rows]}  # a run from before r_t
+    for name, its_rows in made.items():
+        shutil.copytree(runs_dir / "ring8", runs_dir / name)
+        (runs_dir / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in its_rows))
+    chart = "window.__panes[0].charts.find(c => c.title === 'D overfitting and augmentation')"
+    try:
+        page.goto(server.url + "/#/runs/ada")
+        wait(page, "window.__panes[0] && window.__panes[0].nRows > 0")
+        rt, p = page.evaluate(f"{chart}.series.map(s => s.y.length)")
+        assert p == rt == sum("ada_p" in r for r in made["ada"]) > 0
+        assert page.evaluate(f"{chart}.canvas.hidden") is False
+        page.goto(server.url + "/#/runs/old")
+        wait(page, "window.__panes[0] && window.__panes[0].name === 'old' && window.__panes[0].nRows > 0")
+        assert page.evaluate(f"{chart}.canvas.hidden") is True  # no empty panel
+    finally:
+        for name in made:
+            shutil.rmtree(runs_dir / name)
+
+
 def test_health_events_show_with_their_explanation(page, server):
     from ganforge.health import CONDITIONS
 

@@ -11,6 +11,9 @@
     ["gradient norms", [["grad_d", "|grad D|"], ["grad_g", "|grad G|"]]],
     ["diversity and modes", [["diversity", "diversity / data's"], ["high_quality", "high quality"],
                              ["modes", "modes"], ["class_coverage", "classes covered"]]],
+    // r_t: D's overfitting signal; p: adaptive augmentation's probability (objective.ada). Hidden
+    // for runs that log neither.
+    ["D overfitting and augmentation", [["ada_rt", "r_t = E[sign D(real)]"], ["ada_p", "p, augmentation"]], {optional: true}],
   ];
   const panes = window.__panes = [null, null];
   const POLL_MS = 2000;
@@ -51,10 +54,11 @@
       const close = el("button", {onclick: () => { this.close(); root.innerHTML = ""; }}, "close");
       this.status = el("span", {class: "small"});
       root.append(el("div", {class: "bar"}, this.title, this.status, close));
-      this.charts = PANELS.map(([title, series]) => {
+      this.charts = PANELS.map(([title, series, opts = {}]) => {
         const c = el("canvas", {class: "chart", width: 540, height: 130});
+        c.hidden = !!opts.optional;
         root.append(c);
-        return new Chart(c, title, series);
+        return Object.assign(new Chart(c, title, series), {optional: !!opts.optional});
       });
       this.slider = el("input", {type: "range", min: 0, max: 0, value: 0, class: "step-slider"});
       this.stepLabel = el("span", {class: "small"});
@@ -76,7 +80,7 @@
       catch (e) { this.status.textContent = " " + e.message; return; }
       if (this.closed) return;
       if (d.n_rows < this.nRows) { this.nRows = 0; for (const c of this.charts) c.clear(); }
-      for (const c of this.charts) { c.add(d.rows); c.draw(); }
+      for (const c of this.charts) { c.add(d.rows); c.draw(); c.canvas.hidden = c.optional && !c.points(); }
       this.nRows = d.n_rows;
       const s = d.summary;
       this.status.textContent = ` ${s.preset} · step ${s.step}${s.steps ? " / " + s.steps : ""} · ${s.status}` +
