@@ -133,6 +133,15 @@ def test_help_names_every_registered_dataset_family_objective_metric_and_conditi
     assert "{datasets}" in dict((k, h) for k, _, h in C.describe_keys())["data.name"]  # config alone leaves them
 
 
+def test_health_conditions_are_checked_against_the_monitor_s_own():
+    from ganforge.health import CONDITIONS
+
+    toy = {"data": {"name": "ring8"}, "model": {"family": "mlp", "d_norm": "none"}}
+    assemble.validate(C.from_dict(C.merge(toy, {"health": {"conditions": list(CONDITIONS)}})))  # every one, new ones too
+    with pytest.raises(C.ConfigError, match="health.conditions: 'latice' is not a condition; expected any of d_wins"):
+        assemble.validate(C.from_dict(C.merge(toy, {"health": {"conditions": ["lattice", "latice"]}})))
+
+
 def test_eval_metric_names_one_result_that_fits_the_data():
     toy = {"data": {"name": "ring8"}, "model": {"family": "mlp", "d_norm": "none"}}
     assemble.validate(C.from_dict(C.merge(toy, {"train": {"eval_metric": "high_quality"}})))  # a toy knows its modes

@@ -25,7 +25,18 @@ def validate(cfg: Config) -> Config:
         check_eval_metric(cfg.train.eval_metric, info)
     if cfg.model.stage1:
         check_stack(cfg)
+    check_conditions(cfg.health.conditions)
     return cfg
+
+
+def check_conditions(names: list[str]) -> None:
+    """health.conditions: names of the health monitor's registered conditions."""
+    from .health import CONDITIONS
+
+    unknown = [n for n in names if n not in CONDITIONS]
+    if unknown:
+        raise ConfigError(f"health.conditions: {', '.join(map(repr, unknown))} "
+                          f"{'is not a condition' if len(unknown) == 1 else 'are not conditions'}; expected any of {', '.join(CONDITIONS)}")
 
 
 def check_eval_metric(name: str, info) -> None:
