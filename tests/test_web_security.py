@@ -453,3 +453,24 @@ def test_checkpoints_are_refused_on_an_old_torch(runs_dir, monkeypatch):
     with pytest.raises(CheckpointError, match="2.9.0"):
         checkpoint.require_safe_torch("2.9.0")
     checkpoint.require_safe_torch("2.10.0")
+
+
+def test_feature_weights_and_cached_classifiers_are_refused_on_an_old_torch(tmp_path, monkeypatch):
+    """The other files ganforge unpickles (a user's Inception weights, the classifier cache) get
+    the same floor as checkpoints: a crafted file must not reach an old torch's loader."""
+    import torch
+
+    from ganforge.data.base import DataInfo
+    from ganforge.errors import CheckpointError
+    from ganforge.metrics import classifier, features
+
+    images, labels = torch.randint(0, 256, (40, 8, 8, 1), dtype=torch.uint8).numpy(), (torch.arange(40) % 2).numpy()
+    classifier.load_or_train(images, labels, tmp_path, epochs=1)
+    assert classifier.load_cached(images, labels, tmp_path, epochs=1) is not None  # this torch: read
+    weights = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(1)}, weights)
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cpu")
+    with pytest.raises(CheckpointError, match=r"torch 2\.5\.1\+cpu"):
+        classifier.load_cached(images, labels, tmp_path, epochs=1)
+    with pytest.raises(CheckpointError, match=r"torch 2\.5\.1\+cpu"):
+        features.EXTRACTORS.get("inception")(DataInfo(kind="image", shape=(3, 32, 32)), weights=weights)

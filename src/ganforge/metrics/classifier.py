@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import runs
+from ..checkpoint import require_safe_torch
 
 ARCH_VERSION = 1  # bump when the network or its training changes: old cached weights stop matching
 
@@ -125,6 +126,7 @@ def load_cached(images, labels, cache_dir: str | Path | None = None, seed: int =
     _, path = _cache_path(images, labels, cache_dir, seed, epochs, key)
     if not path.exists():
         return None
+    require_safe_torch()  # a cache folder can be shared: the same torch floor as checkpoints
     state = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and numbers only
     m = state["meta"]
     with torch.random.fork_rng(devices=[]):  # the throwaway init must not move the caller's RNG (a

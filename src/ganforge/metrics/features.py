@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpoint import require_safe_torch
 from ..errors import ConfigError, DataError, GanforgeError
 from ..registry import Registry
 
@@ -320,6 +321,7 @@ def _inception(info, train=None, weights=None) -> Extractor:
     if info.kind != "image":
         raise ConfigError("--features inception works on images, not 2-D points (use pixels)")
     path = inception_weights_path(weights)
+    require_safe_torch()  # a weights file is a user's file: the same torch floor as checkpoints
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only: never runs code
     except Exception as e:  # torch raises several types for a bad file
