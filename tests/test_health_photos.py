@@ -112,3 +112,23 @@ def test_a_d_trained_on_50_images_is_reported_unless_augmentation_holds_it(tmp_p
     lines = (run / "health.jsonl").read_text().splitlines() if (run / "health.jsonl").exists() else []
     conditions = {json.loads(line).get("condition") for line in lines}
     assert ("d_overfit" in conditions) == (not ada)
+
+
+def test_a_remedy_the_run_already_applies_is_not_offered():
+    from ganforge.health import CONDITIONS, open_remedies
+
+    lattice = CONDITIONS["lattice"]
+    fastgan = {"model.family": "fastgan", "objective.ada": True, "data.mirror": True, "train.ema": 0.999}
+    offered = open_remedies(lattice, fastgan)
+    assert not any("--model.family fastgan" in r or "--objective.ada true" in r for r in offered)
+    assert any("--optim.lr_g" in r for r in offered)  # an option named without a value stays on offer
+    assert any("--model.family fastgan" in r for r in open_remedies(lattice, {"model.family": "dcgan"}))
+    assert open_remedies(lattice, {}) == list(lattice.remedies)
+
+
+def test_a_fastgan_run_s_lattice_event_does_not_suggest_fastgan(tmp_path):
+    """Through the monitor a run builds: its own options filter the remedies in health.jsonl."""
+    m = HealthMonitor(tmp_path, 5, objectives.build(C.ObjectiveConfig()), warmup_step=0, settings={"model.family": "fastgan"})
+    (event,) = m._transitions(600, {"lattice": "spectral peak 19x the real images' level"})
+    assert event["remedies"] and not any("model.family fastgan" in r for r in event["remedies"])
+    assert json.loads((tmp_path / "health.jsonl").read_text())["remedies"] == event["remedies"]

@@ -18,6 +18,7 @@ warning goes to the progress display and an event to ``health.jsonl``; when it e
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 
 from . import runs
+from .metrics.spectrum import texture
 from .metrics.toy import toy_scores
 
 
@@ -129,8 +131,10 @@ OVERFIT_RT = 0.9  # D's r_t above this over the window, with adaptive augmentati
 
 
 class HealthMonitor:
-    def __init__(self, run_dir: Path | None, window: int, objective, warmup_step: int, kind: str = "image"):
+    def __init__(self, run_dir: Path | None, window: int, objective, warmup_step: int, kind: str = "image",
+                 settings: dict | None = None):
         self.run = None if run_dir is None else run_dir if isinstance(run_dir, runs.Run) else runs.Run(run_dir)
+        self.settings = settings or {}  # the run's options, dotted keys: remedies it already applies are not offered
         self.window = window
         self.cross_entropy = not objective.critic  # D loss near 0 means "D wins" only for classifier losses
         self.saturating = objective.saturating
@@ -270,7 +274,7 @@ class HealthMonitor:
         for name in found.keys() - self.active.keys():
             detail, c = found[name]
             events.append({"step": step, "condition": name, "status": "start", "title": c.title, "detail": detail,
-                           "explanation": c.explanation, "remedies": list(c.remedies)})
+                           "explanation": c.explanation, "remedies": open_remedies(c, self.settings)})
         for name in self.active.keys() - found.keys():
             events.append({"step": step, "condition": name, "status": "end", "title": CONDITIONS[name].title})
         self.active = {k: detail for k, (detail, _) in found.items()}
@@ -324,41 +328,18 @@ def pixel_std(x: torch.Tensor) -> float:
     return float(x.detach().flatten(1).float().std(1).mean()) if len(x) else 0.0
 
 
-def _power(x: torch.Tensor) -> torch.Tensor:
-    """Each image's power spectrum (N, H, W) of its grey levels, mean removed."""
-    g = x.detach().float().cpu().mean(1)
-    return torch.fft.fft2(g - g.mean((1, 2), keepdim=True)).abs().pow(2)
+OPTION = re.compile(r"--([a-z0-9_]+\.[a-z0-9_]+)(?: ([^\s,;)]+))?")
 
 
-def texture(fake: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
-    """Two looks at repeated patterns: ``lattice``, the largest spike (log ratio to its 8
-    neighbours' median) in the samples' mean spectrum over the real images' (a checkerboard or
-    a tiled blob puts power at a few frequencies, natural images spread it smoothly); and
-    ``texture_spread``, how much the samples' spectra (banded by radius and orientation, each
-    image's own level removed) vary across samples, as a fraction of the real images' variation."""
-    pf, pr = _power(fake), _power(real)
-    diff = (pf.mean(0) + 1e-8).log() - (pr.mean(0) + 1e-8).log()
-    around = torch.stack([diff.roll((dy, dx), (0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
-    peak = diff - around.median(0).values
-    h, w = peak.shape
-    fy, fx = torch.fft.fftfreq(h).abs()[:, None], torch.fft.fftfreq(w).abs()[None, :]
-    peak = peak.masked_fill((fy < 1.5 / h) & (fx < 1.5 / w), 0.0)  # the mean and its neighbours carry no texture
-    bands = _bands(h, w)
-    sf, sr = ((p.flatten(1) @ bands + 1e-8).log() for p in (pf, pr))
-    sf, sr = sf - sf.mean(1, keepdim=True), sr - sr.mean(1, keepdim=True)
-    return {"lattice": float(peak.flatten().topk(2).values.mean()),
-            "texture_spread": float(sf.std(0).mean() / sr.std(0).mean().clamp_min(1e-8))}
+def open_remedies(c: Condition, settings: dict) -> list[str]:
+    """``c``'s remedies less those the run already applies, where every option a remedy names
+    comes with a value and the run has it (a fastgan run is not told to use fastgan); all of
+    them if that would leave none. ``settings``: the run's options by dotted key."""
+    def applied(remedy: str) -> bool:
+        named = OPTION.findall(remedy)
+        return bool(named) and all(v and str(settings.get(k, "")).lower() == v.lower() for k, v in named)
 
-
-def _bands(h: int, w: int, rings: int = 6, angles: int = 4) -> torch.Tensor:
-    """(H·W, rings·angles) averaging matrix: each frequency's ring (log-spaced) and orientation."""
-    fy, fx = torch.meshgrid(torch.fft.fftfreq(h), torch.fft.fftfreq(w), indexing="ij")
-    r = (fy**2 + fx**2).sqrt()
-    ring = ((r * 2 * min(h, w)).clamp_min(1).log2() / math.log2(min(h, w)) * rings).long().clamp(0, rings - 1)
-    angle = (((torch.atan2(fy, fx) % math.pi) / math.pi * angles).long()).clamp(0, angles - 1)
-    m = torch.nn.functional.one_hot((ring * angles + angle).flatten(), rings * angles).float()
-    m[0] = 0  # the mean
-    return m / m.sum(0).clamp_min(1)
+    return [r for r in c.remedies if not applied(r)] or list(c.remedies)
 
 
 def event_text(e: dict) -> str:

@@ -19,8 +19,10 @@ class Watch:
     def __init__(self, cfg: Config, run_dir: runs.Run, source, game, device: torch.device):
         self.cfg, self.source, self.game, self.device = cfg, source, game, device
         h = cfg.health
-        self.monitor = HealthMonitor(run_dir, h.window, game.obj, int(h.warmup * cfg.train.steps),
-                                     source.info.kind) if h.enabled and dist.is_main() else None
+        settings = {f"{section}.{k}": v for section, values in cfg.to_dict().items() if isinstance(values, dict)
+                    for k, v in values.items()}
+        self.monitor = HealthMonitor(run_dir, h.window, game.obj, int(h.warmup * cfg.train.steps), source.info.kind,
+                                     settings) if h.enabled and dist.is_main() else None
         with keep_rng():
             self.classes = self.classifier() if self.monitor is not None else None
 
