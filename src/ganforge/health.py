@@ -126,15 +126,20 @@ SWING_DIVERSITY = 0.35  # std of the diversity ratio over the last probes
 SWING_PROBES = 4  # probes a swing is judged over
 LATTICE_PEAK = 2.0  # a spike in the samples' spectrum over the real images', e^2 = 7x its neighbourhood's level ...
 TEXTURE_SPREAD = 0.35  # ... or samples' spectra spread below 35% of real images' (one texture for all) ...
-LATTICE_PROBES = 2  # ... in each of the last 2 probes
-OVERFIT_RT = 0.9  # D's r_t above this over the window, with adaptive augmentation off
+LATTICE_PROBES = 3  # ... in each of the last 3 probes, and not fading: early in training, upsampling layers draw a
+LATTICE_FADE = 0.3  # lattice that then recedes (a healthy MNIST DCGAN's peak: 53x, 53x, 35x, 11x ...); one
+                    # whose peak fell by more than this (log units: 26%) or whose spread rose by 0.05 is passing
+OVERFIT_RT = 0.9  # D's r_t above this over the window, with adaptive augmentation off ...
+OVERFIT_SET = 10_000  # ... on a set this small or smaller (a large set is not memorized: MNIST's healthy D holds
+OVERFIT_EPOCHS = 4  # r_t near 0.95), seen this many times: memorizing takes repetition
 
 
 class HealthMonitor:
     def __init__(self, run_dir: Path | None, window: int, objective, warmup_step: int, kind: str = "image",
-                 settings: dict | None = None):
+                 settings: dict | None = None, overfit_from: int | None = 0):
         self.run = None if run_dir is None else run_dir if isinstance(run_dir, runs.Run) else runs.Run(run_dir)
         self.settings = settings or {}  # the run's options, dotted keys: remedies it already applies are not offered
+        self.overfit_from = overfit_from  # the step from which d_overfit is judged; None: never (a large set)
         self.window = window
         self.cross_entropy = not objective.critic  # D loss near 0 means "D wins" only for classifier losses
         self.saturating = objective.saturating
@@ -181,7 +186,8 @@ class HealthMonitor:
                 found["oscillation"] = spikes
         for name, detail in self._probe_conditions().items():
             found.setdefault(name, detail)
-        if len(self.rows) >= self.window and step >= self.warmup_step and not found.keys() & {"d_wins", "mode_collapse"}:
+        if self.overfit_from is not None and len(self.rows) >= self.window and step >= max(self.warmup_step, self.overfit_from) \
+                and not found.keys() & {"d_wins", "mode_collapse"}:
             # D sure of the training images while G is not simply broken: on a small set, memorizing
             recent = list(self.rows)[-self.window:]
             rt = [r.get("ada_rt", math.nan) for r in recent]
@@ -254,7 +260,9 @@ class HealthMonitor:
             found["mode_collapse"] = f"sample diversity {100 * last['diversity']:.0f}% of the data's"
         latest = recent[-LATTICE_PROBES:]
         if "mode_collapse" not in found and len(latest) == LATTICE_PROBES and all("lattice" in p for p in latest) and \
-                all(p["lattice"] > LATTICE_PEAK or p["texture_spread"] < TEXTURE_SPREAD for p in latest):
+                all(p["lattice"] > LATTICE_PEAK or p["texture_spread"] < TEXTURE_SPREAD for p in latest) and \
+                ("lattice" in self.active or not (latest[-1]["lattice"] < latest[0]["lattice"] - LATTICE_FADE  # fading:
+                                                  or latest[-1]["texture_spread"] > latest[0]["texture_spread"] + LATTICE_FADE / 6)):
             found["lattice"] = (f"spectral peak {math.exp(last['lattice']):.0f}x the real images' level" if last["lattice"] > LATTICE_PEAK
                                 else f"the samples' textures vary {100 * last['texture_spread']:.0f}% as much as real images'")
         if len(recent) >= SWING_PROBES:

@@ -10,9 +10,15 @@ import torch
 from .. import dist, health, runs
 from ..config import Config
 from ..generator import Generator
-from ..health import Decision, HealthMonitor
+from ..health import OVERFIT_EPOCHS, OVERFIT_SET, Decision, HealthMonitor
 from . import state
 from .state import keep_rng, say
+
+
+def overfit_from(images: int | None, batch: int) -> int | None:
+    """The step from which D may be judged to overfit: once a small set of images has been seen
+    OVERFIT_EPOCHS times (never for a set over OVERFIT_SET images, nor for points: None)."""
+    return None if images is None or images > OVERFIT_SET else math.ceil(OVERFIT_EPOCHS * images / batch)
 
 
 class Watch:
@@ -22,7 +28,9 @@ class Watch:
         settings = {f"{section}.{k}": v for section, values in cfg.to_dict().items() if isinstance(values, dict)
                     for k, v in values.items()}
         self.monitor = HealthMonitor(run_dir, h.window, game.obj, int(h.warmup * cfg.train.steps), source.info.kind,
-                                     settings) if h.enabled and dist.is_main() else None
+                                     settings, overfit_from(len(source) if source.info.kind == "image" else None,
+                                                            cfg.train.batch_size * dist.world())) \
+            if h.enabled and dist.is_main() else None
         with keep_rng():
             self.classes = self.classifier() if self.monitor is not None else None
 
