@@ -318,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         floor = scores(*predict(clf, train_set.images[np.random.default_rng(0).permutation(len(train_set.images))[: a.samples]]), *ref)
     results = {side: score_side(side, out / side, clf, ref, a.samples) for side in a.sides}
     done = {side: json.loads((out / side / "done.json").read_text()) for side in a.sides}
-    summary = {"dataset": a.dataset, "minutes": a.minutes, "preset": a.preset, "set": a.set, "results": results, "done": done,
+    summary = {"dataset": a.dataset, "root": str(a.root), "seed": a.seed, "minutes": a.minutes, "preset": a.preset, "set": a.set,
+               "results": results, "done": done,
                "real_train_frechet": floor["frechet"], "torch": torch.__version__}
     (out / "budget.json").write_text(json.dumps(summary, indent=1))
     plot(results, out / "curves.png", f"{a.dataset}: quality per CPU-minute")
