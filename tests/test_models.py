@@ -48,6 +48,10 @@ def _step(cfg, info, n=4):
 def test_every_model_does_a_train_step(family, kind, res, conditional):
     """Every registered family, tiny, at each supported resolution, with and without labels."""
     assert {f for f, _, _ in CASES} == set(MODELS.names())
+    # Seeded: at widths of 2, some draws of the weights (2 of 60 for the 32x32 resnet) leave every
+    # ReLU of D dead on the fake batch, and G's gradient is exactly 0. The order the suite's
+    # workers run tests in must not decide which draw this test gets.
+    torch.manual_seed(0)
     cfg = C.from_dict(tiny(model={"family": family, "conditional": conditional, "ngf": 2, "ndf": 2, **EXTRA.get((family, res), {})}))
     info = _info(kind, res, nc=1 if res == 28 else 3)
     G, D, before, after = _step(cfg, info)

@@ -338,9 +338,9 @@ def serve(runs: str | Path = "runs", host: str = "127.0.0.1", port: int = 8765, 
         raise GanforgeError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
+    app = create_app(runs, token, threads, loopback)  # before the URL: a user (or a test) who sees it may use it or press Ctrl-C
     print(f"ganforge serve: runs from {Path(runs).resolve()}\n  http://{shown}:{bound}/" + (f"?token={token}" if token else ""),
           flush=True)
-    app = create_app(runs, token, threads, loopback)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig, frame):
