@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -96,6 +97,18 @@ def start_serve(runs_dir, *extra: str) -> tuple[subprocess.Popen, str]:
         while "http://" not in line:
             line = p.stdout.readline()
             assert line or p.poll() is None, p.stderr.read()
+        # Answering, so uvicorn's signal handlers are in: a process started with SIGINT ignored
+        # (pytest-xdist's workers pass that on) would otherwise drop a Ctrl-C sent before them.
+        url, deadline = line[line.index("http://"):].strip(), time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=10).close()
+                break
+            except urllib.error.HTTPError:
+                break  # a refusal (no token) is an answer too
+            except OSError:
+                assert time.monotonic() < deadline and p.poll() is None, "ganforge serve printed its URL but never answered"
+                time.sleep(0.1)
     except BaseException:
         p.kill()
         raise
