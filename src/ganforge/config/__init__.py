@@ -262,3 +262,12 @@ def undot(over: dict) -> dict:
 
 def to_yaml(cfg: Config) -> str:
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def flat(d: dict, prefix: str = "") -> dict:
+    """A nested dict (``Config.to_dict()``) by dotted key, as on the command line:
+    {"data": {"name": "ring8"}} → {"data.name": "ring8"} (undot's other way)."""
+    out = {}
+    for k, v in d.items():
+        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out

@@ -70,20 +70,13 @@ def _look(cfg: Config, out: Path) -> str | None:
 def same_run(cfg: Config, saved: dict, out: Path) -> None:
     """Refuse to continue a run whose config differs from ``cfg`` other than in train.*."""
     try:
-        theirs = _flat(config.from_dict(saved).to_dict())
+        theirs = config.flat(config.from_dict(saved).to_dict())
     except ConfigError as e:
         raise ConfigError(f"--resume auto: the config of the run in {out} cannot be read ({e})") from None
-    given = _flat(cfg.to_dict())
+    given = config.flat(cfg.to_dict())
     diff = [k for k in sorted(given.keys() | theirs.keys()) if not k.startswith("train.") and given.get(k) != theirs.get(k)]
     if diff:
         shown = "; ".join(f"{k}: {theirs.get(k)!r} in the run, {given.get(k)!r} given" for k in diff[:5])
         raise ConfigError(f"--resume auto: {out} holds a run with other options ({shown}{'; ...' if len(diff) > 5 else ''}). "
                           "Only train.* options may change when a run continues: give the run's own options, "
                           "or choose another --out")
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from .. import dist, health, runs
+from .. import config, dist, health, runs
 from ..config import Config
 from ..generator import Generator
 from ..health import OVERFIT_EPOCHS, OVERFIT_SET, Decision, HealthMonitor
@@ -25,10 +25,8 @@ class Watch:
     def __init__(self, cfg: Config, run_dir: runs.Run, source, game, device: torch.device):
         self.cfg, self.source, self.game, self.device = cfg, source, game, device
         h = cfg.health
-        settings = {f"{section}.{k}": v for section, values in cfg.to_dict().items() if isinstance(values, dict)
-                    for k, v in values.items()}
         self.monitor = HealthMonitor(run_dir, h.window, game.obj, int(h.warmup * cfg.train.steps), source.info.kind,
-                                     settings, overfit_from(len(source) if source.info.kind == "image" else None,
+                                     config.flat(cfg.to_dict()), overfit_from(len(source) if source.info.kind == "image" else None,
                                                             cfg.train.batch_size * dist.world())) \
             if h.enabled and dist.is_main() else None
         with keep_rng():
