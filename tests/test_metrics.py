@@ -201,6 +201,26 @@ def test_audit_flags_planted_copies_and_not_fresh_samples():
     assert (m["spaces"]["pixels"]["index"][:40] == np.arange(40)).all()  # the copies' originals found
 
 
+def test_audit_is_not_fooled_by_blur():
+    """Blurred fresh images are nearer to the training images than sharp fresh ones (a plain
+    distance rule flags most of them), yet copy none; a blurred copy still sits by its original."""
+    nnf = torch.nn.functional
+    g = torch.Generator().manual_seed(0)
+
+    def photos(n):  # smooth fields plus fine detail, as photos are
+        low = nnf.interpolate(torch.randn(n, 3, 4, 4, generator=g), size=16, mode="bilinear", align_corners=False)
+        return (low + 0.3 * torch.randn(n, 3, 16, 16, generator=g)).clamp(-1, 1)
+
+    spaces = lambda t: {"pixels": t.reshape(len(t), -1)}
+    train, held = photos(300), photos(300)
+    m = memorization(spaces(nnf.avg_pool2d(photos(200), 5, 1, 2, count_include_pad=False)), spaces(train), spaces(held))
+    s = m["spaces"]["pixels"]
+    assert (s["gen"] < np.quantile(s["heldout"], 0.01)).mean() >= 0.5  # what the distance alone would flag
+    assert m["score"] <= 0.1  # 0.01 to 0.06 over seeds 0-5
+    m = memorization(spaces(nnf.avg_pool2d(train[:100], 3, 1, 1, count_include_pad=False)), spaces(train), spaces(held))
+    assert m["score"] == 1.0 and (m["spaces"]["pixels"]["index"] == np.arange(100)).all()
+
+
 # ----------------------------------------------------------------------- inception network
 
 def test_tf1_bilinear_resize():
@@ -399,7 +419,7 @@ def test_audit_heldout_folder_of_fresh_photos_searches_the_whole_training_set(fo
     assert f"held-out: 12 photos from {fresh.resolve()} (never trained on); training images searched: 30" in capsys.readouterr().out
     s = json.loads((tmp_path / "a" / "audit.json").read_text())
     assert s["n_heldout"] == 12 and s["n_train"] == 30 and s["heldout"] == f"12 photos from {fresh.resolve()} (never trained on)"
-    assert s["spaces"]["pixels"]["heldout"]["min"] > 0  # fresh photos: none of them is a training image
+    assert s["spaces"]["pixels"]["distance"]["heldout"]["min"] > 0  # fresh photos: none of them is a training image
 
     small = ganforge.audit(run, n=5, heldout=fresh, out=False)  # at most n held-out images, a seeded subset
     assert small["n_heldout"] == 5 and small["n_train"] == 30 and small["heldout"].startswith("5 of 12 photos from ")

@@ -141,7 +141,9 @@ def cmd_audit(args, extra) -> None:
     print(f"rule: {s['rule']}")
     print(f"held-out: {s['heldout']}; training images searched: {s['n_train']}")
     for space, v in s["spaces"].items():
-        print(f"  {space:<9} threshold {v['threshold']:.4g}  flagged {v['flagged_fraction']:.2%}  "
-              f"median distance: generated {v['generated']['median']:.4g}, held-out {v['heldout']['median']:.4g}")
+        r, d = v["ratio"], v["distance"]
+        print(f"  {space:<9} threshold {v['threshold']:.3f}  flagged {v['flagged_fraction']:.2%}  median ratio: generated "
+              f"{r['generated']['median']:.3f}, held-out {r['heldout']['median']:.3f}; median distance: generated "
+              f"{d['generated']['median']:.4g}, held-out {d['heldout']['median']:.4g}")
     for k in ("summary", "distances", "pairs"):
         print(f"  {s['files'][k]}")

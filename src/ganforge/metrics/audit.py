@@ -8,12 +8,18 @@ training set as fresh real images are. So the same search is run for held-out re
 saw; else a random 10% of the training set, left out of the search), and their
 nearest-training distances set the scale.
 
-The rule: in each space, the threshold is the ``quantile`` (default 1%) quantile of the
-held-out images' nearest-training distances. A generated sample is *flagged* when its
-distance is below the threshold in pixel space or in feature space. The memorization score
-is the fraction flagged; for comparison, the same rule flags about 1-2% of fresh real
-images (``expected_for_fresh_samples``, measured on the held-out set itself). A score well
-above that says the generator reproduces training images; look at ``pairs.png``.
+The rule: a distance alone is fooled by blur. A blurred or washed-out sample is near many
+smooth training images at once, closer to them than a sharp fresh photo is, without copying any
+of them. So each image's distance to its nearest training image is divided by its mean distance
+to the next ``NEIGHBOURS`` (the calibrated distance of Carlini et al. 2023, "Extracting training
+data from diffusion models"): near 0 for a copy of one training image, even a blurred copy, and
+near 1 for an image no closer to one training image than to the rest. In each space the
+threshold is the ``quantile`` (default 1%) quantile of the held-out images' ratios; a generated
+sample is *flagged* when its ratio is below it in pixel space or in feature space. The
+memorization score is the fraction flagged; for comparison, the same rule flags about 1-2% of
+fresh real images (``expected_for_fresh_samples``, measured on the held-out set itself). A score
+well above that says the generator reproduces training images; look at ``pairs.png``. The plain
+nearest distances are reported beside the ratios.
 
 Outputs (in ``out``): audit.json (the summary), distances.png (the distance distributions,
 thresholds marked), pairs.png (the closest generated/training pairs).
@@ -33,6 +39,7 @@ from . import features as feats
 from .neighbours import knn
 
 QUANTILE = 0.01
+NEIGHBOURS = 10  # a nearest distance is compared with the mean distance to the next ones
 PAIRS = 16
 HELDOUT_FRACTION = 0.1
 
@@ -46,10 +53,11 @@ def memorization(gen: dict[str, torch.Tensor], train: dict[str, torch.Tensor], h
                  quantile: float = QUANTILE, heldout_distances: dict[str, np.ndarray] | None = None) -> dict:
     """The audit's numbers, given each set in each space: ``{"pixels": (N, D), "features": (N, D')}``.
 
-    The held-out images' nearest-training distances are computed from ``heldout`` or given as
-    ``heldout_distances`` (they do not depend on the generator: ``audit`` caches them).
-    Returns per space the nearest-training distances and indices of the generated samples, the
-    held-out distances, the threshold and the flags, and the combined score.
+    The held-out images' nearest-training distances and ratios are computed from ``heldout`` or
+    given as ``heldout_distances`` (``nearest_distances``' output; they do not depend on the
+    generator: ``audit`` caches them). Returns per space the generated samples' nearest-training
+    distances, ratios and indices, the held-out ones, the threshold on the ratio and the flags,
+    and the combined score.
     """
     if not 0 < quantile < 1:
         raise ConfigError(f"quantile = {quantile}: must be in (0, 1)")
@@ -57,18 +65,33 @@ def memorization(gen: dict[str, torch.Tensor], train: dict[str, torch.Tensor], h
         heldout_distances = nearest_distances(heldout, train)
     spaces = {}
     for space in gen:
-        d_gen, i_gen = knn(gen[space], train[space], k=1)
-        d_gen, d_held = d_gen[:, 0].numpy(), np.asarray(heldout_distances[space])
-        threshold = float(np.quantile(d_held, quantile))
-        spaces[space] = {"gen": d_gen, "index": i_gen[:, 0].numpy(), "heldout": d_held, "threshold": threshold,
-                         "flagged": d_gen < threshold, "heldout_flagged": d_held < threshold}
+        d_gen, r_gen, i_gen = _nearest(gen[space], train[space])
+        d_held, r_held = np.asarray(heldout_distances[space]), np.asarray(heldout_distances[space + ".ratio"])
+        threshold = float(np.quantile(r_held, quantile))
+        spaces[space] = {"gen": d_gen, "ratio": r_gen, "index": i_gen, "heldout": d_held, "heldout_ratio": r_held,
+                         "threshold": threshold, "flagged": r_gen < threshold, "heldout_flagged": r_held < threshold}
     flagged = np.logical_or.reduce([s["flagged"] for s in spaces.values()])
     held = np.logical_or.reduce([s["heldout_flagged"] for s in spaces.values()])
     return {"spaces": spaces, "flagged": flagged, "score": float(flagged.mean()), "expected": float(held.mean())}
 
 
 def nearest_distances(query: dict[str, torch.Tensor], train: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    return {space: knn(q, train[space], k=1)[0][:, 0].numpy() for space, q in query.items()}
+    """Per space, ``space``: each query's distance to its nearest training image, and
+    ``space.ratio``: that distance over its mean distance to the next NEIGHBOURS."""
+    out = {}
+    for space, q in query.items():
+        out[space], out[space + ".ratio"], _ = _nearest(q, train[space])
+    return out
+
+
+def _nearest(query: torch.Tensor, train: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(nearest distance, its ratio to the mean distance to the next NEIGHBOURS, nearest index).
+    With a single training image there is nothing to compare with: the ratio is 1."""
+    d, i = knn(query, train, k=min(NEIGHBOURS + 1, len(train)))
+    d = d.numpy()
+    rest = d[:, 1:].mean(1) if d.shape[1] > 1 else d[:, 0]
+    ratio = np.divide(d[:, 0], rest, out=np.ones_like(rest), where=rest > 0)
+    return d[:, 0], np.where(d[:, 0] == 0, 0.0, ratio), i[:, 0].numpy()
 
 
 def _summary(d: np.ndarray) -> dict:
@@ -110,15 +133,15 @@ def audit(generator, dataset=None, n: int = 10000, features: str = "auto", seed:
     train_feats = _cached("train", ident, lambda: {"features": _features(train_src.images, ex, batch_size)})["features"]
     train_sets = {"pixels": flatten_pixels(train_images), "features": torch.from_numpy(train_feats[train_idx.numpy()])}
     # The held-out side does not depend on the generator: its distances are cached with the data's.
-    held = _cached("heldout", ident + [heldout_desc, content_hash(held_src) if held_src is not None else None, n, seed],
+    held = _cached("heldout", ident + ["ratio", NEIGHBOURS, heldout_desc, content_hash(held_src) if held_src is not None else None, n, seed],
                    lambda: nearest_distances({"pixels": flatten_pixels(held_images),
                                               "features": torch.from_numpy(_features(held_images, ex, batch_size))},
                                              train_sets))
     gen_sets = {"pixels": flatten_pixels(gen_images), "features": torch.from_numpy(ex.features(gen_images, batch_size))}
     m = memorization(gen_sets, train_sets, quantile=quantile, heldout_distances=held)
 
-    closest = np.argsort(m["spaces"]["pixels"]["gen"])[:PAIRS]
-    closest_f = np.argsort(m["spaces"]["features"]["gen"])[:PAIRS]
+    closest = np.argsort(m["spaces"]["pixels"]["ratio"])[:PAIRS]  # the most suspect first
+    closest_f = np.argsort(m["spaces"]["features"]["ratio"])[:PAIRS]
     protocol = {**ex.protocol(), "pixel_space": "pixels in [-1, 1] at the data's resolution (generated images quantized to uint8)",
                 "seed": seed, "quantile": quantile, "dataset": cfg.name, "dataset_hash": content_hash(train_src),
                 "ganforge_version": _version(), "generator_step": generator.step}
@@ -140,19 +163,21 @@ def _summary_json(m: dict, quantile: float, closest: np.ndarray, train_idx: torc
     """audit.json: the score and its rule, per space the threshold and distance summaries, the
     closest pairs (training indices in the whole training split) and the protocol."""
     return {
-        "rule": (f"a generated sample is flagged when its distance to the nearest training image is below the "
-                 f"{quantile:.0%} quantile of the held-out real images' nearest-training distances, in pixel space "
-                 f"or in feature space"),
+        "rule": (f"a generated sample is flagged when its distance to the nearest training image, over its mean "
+                 f"distance to the next {NEIGHBOURS}, is below the {quantile:.0%} quantile of the same ratio for "
+                 f"held-out real images, in pixel space or in feature space"),
         "memorization_score": m["score"],
         "expected_for_fresh_samples": m["expected"],
         "n_flagged": int(m["flagged"].sum()),
         "n_generated": len(m["flagged"]), "n_train": int(len(train_idx)), "n_heldout": int(n_heldout),
         "heldout": heldout_desc,
         "spaces": {s: {"threshold": v["threshold"], "flagged_fraction": float(v["flagged"].mean()),
-                       "generated": _summary(v["gen"]), "heldout": _summary(v["heldout"])}
+                       "ratio": {"generated": _summary(v["ratio"]), "heldout": _summary(v["heldout_ratio"])},
+                       "distance": {"generated": _summary(v["gen"]), "heldout": _summary(v["heldout"])}}
                    for s, v in m["spaces"].items()},
         "closest_pairs": [{"generated": int(i), "train": int(train_idx[m["spaces"]["pixels"]["index"][i]]),
                            "pixel_distance": float(m["spaces"]["pixels"]["gen"][i]),
+                           "pixel_ratio": float(m["spaces"]["pixels"]["ratio"][i]),
                            "feature_distance": float(m["spaces"]["features"]["gen"][i]),
                            "flagged": bool(m["flagged"][i])} for i in closest],
         "protocol": protocol,
@@ -220,7 +245,8 @@ def _write(out: Path, summary: dict, m: dict, quantile: float, gen_images, train
                 gen_images[closest_f], train_images[torch.as_tensor(feat_idx[closest_f])]], out / "pairs.png")
     summary["files"] = {"summary": str(out / "audit.json"), "distances": str(out / "distances.png"),
                         "pairs": str(out / "pairs.png"),
-                        "pairs_rows": "1: generated samples closest to a training image in pixel space; 2: those "
+                        "pairs_rows": "1: the generated samples nearest to one training image for their distance "
+                                      "to the rest (the lowest ratios) in pixel space; 2: those "
                                       "training images; 3 and 4: the same in feature space"}
     runs.write_text(out / "audit.json", json.dumps(summary, indent=2))
 
@@ -266,13 +292,13 @@ def plot_distances(m: dict, path: Path, quantile: float) -> None:
     spaces = m["spaces"]
     fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 3.4), dpi=90)
     for ax, (name, s) in zip(np.atleast_1d(axes), spaces.items()):
-        hi = float(max(s["gen"].max(), s["heldout"].max()))
+        hi = float(max(s["ratio"].max(), s["heldout_ratio"].max()))
         bins = np.linspace(0, hi * 1.02 or 1, 60)
-        ax.hist(s["heldout"], bins=bins, alpha=0.55, density=True, label="held-out real → train")
-        ax.hist(s["gen"], bins=bins, alpha=0.55, density=True, label="generated → train")
+        ax.hist(s["heldout_ratio"], bins=bins, alpha=0.55, density=True, label="held-out real → train")
+        ax.hist(s["ratio"], bins=bins, alpha=0.55, density=True, label="generated → train")
         ax.axvline(s["threshold"], color="k", lw=1, ls="--", label=f"{quantile:.0%} held-out quantile")
         ax.set_title(f"{name}: {s['flagged'].mean():.1%} flagged", fontsize=10)
-        ax.set_xlabel("distance to the nearest training image")
+        ax.set_xlabel(f"nearest training image's distance / mean of the next {NEIGHBOURS}")
         ax.legend(fontsize=7)
     fig.suptitle(f"memorization score {m['score']:.2%} (fresh real images: {m['expected']:.2%})", fontsize=10)
     fig.tight_layout()
