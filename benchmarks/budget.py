@@ -82,7 +82,7 @@ def folder_judge(a):
         keep = y != names.index(a.judge_without)
         x, y = x[keep], y[keep]
     clf, _ = load_or_train(x, y, data.cache_dir() / "classifiers", seed=0, epochs=5)
-    photos = folder_images(a.root)
+    photos = folder_images(a.judge_on or a.root)
     feats = predict(clf, photos)[0]
     half = np.random.default_rng(0).permutation(len(feats))
     a_, b_ = feats[half[: len(half) // 2]], feats[half[len(half) // 2:]]
@@ -249,6 +249,8 @@ def parse(argv):
     p.add_argument("--sides", default="classic,ganforge", help="which sides to train: classic, ganforge or both (default)")
     p.add_argument("--judge-without", metavar="CLASS", help="--dataset folder: train the CIFAR-10 judge without this class "
                    "(for a folder made of it by benchmarks/photo_set.py)")
+    p.add_argument("--judge-on", type=Path, metavar="FOLDER", help="--dataset folder: score against these photos instead of "
+                   "--root's (fresh photos of the same kind: closeness to the training photos is then no help)")
     p.add_argument("--samples", type=int, default=None, help="samples scored per snapshot (default 10,000; 2,000 for a folder)")
     p.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "datasets", help="folder holding mnist/ and fashion_mnist/")
     p.add_argument("--out", type=Path, default=Path("/tmp/ganforge-budget"), help="results folder (made unique: -2, -3...)")
@@ -258,6 +260,7 @@ def parse(argv):
     if a.dataset == "folder" and not a.root:
         p.error("--dataset folder needs --root PATH, the folder of photos")
     a.root = a.root.expanduser().resolve() if a.root else None
+    a.judge_on = a.judge_on.expanduser().resolve() if a.judge_on else None
     a.samples = a.samples or (2000 if a.dataset == "folder" else 10_000)
     a.preset = a.preset or ("fastgan-folder" if a.dataset == "folder" else f"dcgan-{a.dataset}")
     a.data_root = a.data_root.expanduser().resolve()
@@ -318,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         floor = scores(*predict(clf, train_set.images[np.random.default_rng(0).permutation(len(train_set.images))[: a.samples]]), *ref)
     results = {side: score_side(side, out / side, clf, ref, a.samples) for side in a.sides}
     done = {side: json.loads((out / side / "done.json").read_text()) for side in a.sides}
-    summary = {"dataset": a.dataset, "root": str(a.root), "seed": a.seed, "minutes": a.minutes, "preset": a.preset, "set": a.set,
+    summary = {"dataset": a.dataset, "root": str(a.root), "judge_on": str(a.judge_on or a.root), "seed": a.seed, "minutes": a.minutes, "preset": a.preset, "set": a.set,
                "results": results, "done": done,
                "real_train_frechet": floor["frechet"], "torch": torch.__version__}
     (out / "budget.json").write_text(json.dumps(summary, indent=1))
@@ -326,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # 3. Report.
     label = {"classic": "classic loop", "ganforge": a.preset + (" " + " ".join(a.set) if a.set else "")}
-    against = (f"every photo of the folder (CIFAR-10 classifier{' without ' + a.judge_without if a.judge_without else ''}, "
+    against = (f"every photo of {a.judge_on or 'the folder'} (CIFAR-10 classifier{' without ' + a.judge_without if a.judge_without else ''}, "
                "32x32); two halves of it") if judge else "the test split; real train images"
     print(f"\n{a.dataset}, {a.samples} samples per score vs {against} score {floor['frechet']:.2f}")
     extra = ("precision", "recall") if judge else ("classes_1pct", "kl_uniform", "confidence")
