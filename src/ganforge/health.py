@@ -17,6 +17,7 @@ warning goes to the progress display and an event to ``health.jsonl``; when it e
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import deque
@@ -149,6 +150,7 @@ class HealthMonitor:
         self.probes: deque = deque(maxlen=max(window, COLLAPSE_PROBES, SWING_PROBES))
         self.grad_g_max = 0.0
         self.active: dict[str, str] = {}  # condition -> detail
+        self._real: tuple = (None, None)  # (the real batch's fingerprint, its diversity and pixel spread)
 
     # -- state (part of every checkpoint, so a resumed run judges the same history) -----
     def state_dict(self) -> dict:
@@ -217,9 +219,10 @@ class HealthMonitor:
     def probe(self, step: int, fake: torch.Tensor, real: torch.Tensor, info, classifier=None) -> dict:
         """Diversity (toy modes; classes, given a domain classifier) of a fixed generated batch;
         returns the values to report."""
-        result = {"diversity": diversity(fake) / max(diversity(real), 1e-12)}
+        real_div, real_std = self._real_levels(real)
+        result = {"diversity": diversity(fake) / max(real_div, 1e-12)}
         if info.kind == "image":
-            result["pixel_std"] = pixel_std(fake) / max(pixel_std(real), 1e-12)
+            result["pixel_std"] = pixel_std(fake) / max(real_std, 1e-12)
             if fake.shape[-1] >= 16:
                 result.update(texture(fake, real))
         if info.kind == "points" and info.centers is not None:
@@ -235,6 +238,13 @@ class HealthMonitor:
             result["class_coverage"] = result["modes"] / len(counts)
         self.probes.append({"step": step, **result})
         return result
+
+    def _real_levels(self, real: torch.Tensor) -> tuple[float, float]:
+        """The real batch's diversity and pixel spread, computed once: the probes draw the same batch."""
+        key = (tuple(real.shape), float(real.double().sum()))
+        if self._real[0] != key:
+            self._real = (key, (diversity(real), pixel_std(real)))
+        return self._real[1]
 
     def _probe_conditions(self) -> dict[str, str | tuple[str, Condition]]:
         if not self.probes or self.probes[-1]["step"] < self.warmup_step:
@@ -323,12 +333,16 @@ def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:
     (the raw values when they have few dimensions): cheap, and blind to nothing in particular."""
     flat = x.detach().flatten(1).float().cpu()
     if flat.shape[1] > max_dim:
-        gen = torch.Generator().manual_seed(0)
-        proj = torch.randn(flat.shape[1], max_dim, generator=gen) / math.sqrt(max_dim)
-        flat = flat @ proj
+        flat = flat @ _projection(flat.shape[1], max_dim)
     d = torch.cdist(flat, flat)
     n = len(flat)
     return float(d.sum() / max(n * (n - 1), 1))
+
+
+@functools.lru_cache(maxsize=2)
+def _projection(dim: int, max_dim: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    return torch.randn(dim, max_dim, generator=gen) / math.sqrt(max_dim)
 
 
 def pixel_std(x: torch.Tensor) -> float:
