@@ -96,7 +96,7 @@ def test_a_fading_lattice_is_the_early_transient_not_the_failure(tmp_path):
 
 def test_d_overfit_from_r_t_when_augmentation_is_off(tmp_path):
     m = monitor(tmp_path)
-    rows = [{"loss_d": 0.5, "loss_g": 2.0, "ada_rt": 0.97} for _ in range(3)]
+    rows = [{"loss_d": 0.5, "loss_g": 2.0, "ada_rt": 0.99} for _ in range(10)]
     events = [e for r in rows for e in m.observe(10, r)]
     assert [e["condition"] for e in events] == ["d_overfit"] and "--objective.ada true" in events[0]["remedies"][0]
     m2 = monitor(tmp_path / "b")
@@ -104,11 +104,28 @@ def test_d_overfit_from_r_t_when_augmentation_is_off(tmp_path):
     assert not [e for r in rows for e in m2.observe(10, {**r, "ada_p": 0.3})]  # augmentation is on: it is its job
     m3 = monitor(tmp_path / "c")
     (tmp_path / "c").mkdir()
-    assert not [e for _ in range(3) for e in m3.observe(10, {"loss_d": 1.0, "loss_g": 1.0, "ada_rt": 0.5})]
-    for d, overfit_from in (("d", None), ("e", 11)):  # a large set (never judged); a small one not yet seen 4 times
+    assert not [e for _ in range(10) for e in m3.observe(10, {"loss_d": 1.0, "loss_g": 1.0, "ada_rt": 0.5})]
+    for d, overfit_from in (("d", None), ("e", 11)):  # a large set (never judged); a small one not yet seen 20 times
         (tmp_path / d).mkdir()
         m4 = HealthMonitor(tmp_path / d, 3, objectives.build(C.Config().objective), 0, "image", overfit_from=overfit_from)
         assert not [e for r in rows for e in m4.observe(10, r)]
+
+
+def test_d_overfit_needs_r_t_high_in_every_row_and_holds_through_a_dip(tmp_path):
+    """A healthy DCGAN's D on the 1,797 digits: r_t at 1 for stretches, with dips (the main job's,
+    steps 1,025-2,500), never reported; a D memorizing 100 flowers (fastgan-few-folder with
+    adaptive augmentation off, steps 250-1,000), reported once, and held through a dip."""
+    digits = [1.0, 1.0, 1.0, 0.72, 0.92, 1.0, 0.97, 0.79, 1.0, 1.0, 1.0, 1.0, 1.0, 0.38, 0.69, 0.97, 0.99, 0.97, 0.8, 0.72,
+              0.99, 1.0, 1.0, 1.0, 1.0, 1.0, 0.51, 0.86, 0.98, 0.98, 1.0, 1.0, 1.0, 1.0, 0.6, 0.98, 1.0, 0.99, 1.0, 1.0,
+              0.49, 0.9, 0.99, 1.0, 1.0, 0.64, 0.85, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.97, 0.59, 0.98, 1.0, 1.0, 1.0]
+    m = HealthMonitor(tmp_path, 5, objectives.build(C.Config().objective), 0, "image")  # health.window's default
+    assert not [e for v in digits for e in m.observe(10, {"loss_d": 0.5, "loss_g": 2.0, "ada_rt": v})]
+    (tmp_path / "b").mkdir()
+    m = HealthMonitor(tmp_path / "b", 5, objectives.build(C.Config().objective), 0, "image")
+    flowers = [0.95, 0.945, 0.95, 0.965, 0.9875, 0.9575, 0.9725, 0.97, 0.965, 0.975, 0.9725, 0.9825, 1.0, 0.9725, 0.99]
+    memorizing = flowers + [0.8, 0.97, 0.5, 0.5]
+    events = [(e["condition"], e["status"]) for v in memorizing for e in m.observe(10, {"loss_d": 0.5, "loss_g": 2.0, "ada_rt": v})]
+    assert events == [("d_overfit", "start"), ("d_overfit", "end")]
 
 
 def test_d_overfit_is_judged_only_on_small_sets_seen_several_times():

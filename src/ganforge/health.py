@@ -130,9 +130,10 @@ TEXTURE_SPREAD = 0.35  # ... or samples' spectra spread below 35% of real images
 LATTICE_PROBES = 3  # ... in each of the last 3 probes, and not fading: early in training, upsampling layers draw a
 LATTICE_FADE = 0.3  # lattice that then recedes (a healthy MNIST DCGAN's peak: 53x, 53x, 35x, 11x ...); one
                     # whose peak fell by more than this (log units: 26%) or whose spread rose by 0.05 is passing
-OVERFIT_RT = 0.9  # D's r_t above this over the window, with adaptive augmentation off ...
-OVERFIT_SET = 10_000  # ... on a set this small or smaller (a large set is not memorized: MNIST's healthy D holds
-OVERFIT_EPOCHS = 4  # r_t near 0.95), seen this many times: memorizing takes repetition
+OVERFIT_RT, OVERFIT_ROWS = 0.95, 10  # D's r_t this high in 10 logged rows in a row, no adaptive augmentation (a memorizing
+              # D stays sure of every image: 0.95-1.0 on 100 flowers; a healthy DCGAN's dips: 0.4-1.0 on the digits) ...
+OVERFIT_SET = 10_000  # ... on a set this small or smaller (a large set is not memorized) ...
+OVERFIT_EPOCHS, OVERFIT_END = 20, 0.9  # ... seen this many times (memorizing takes repetition); reported until r_t's mean is below 0.9
 
 
 class HealthMonitor:
@@ -146,7 +147,7 @@ class HealthMonitor:
         self.saturating = objective.saturating
         self.warmup_step = warmup_step
         self.kind = kind  # images: one output is judged at one probe (2-D toys have their modes instead)
-        self.rows: deque = deque(maxlen=4 * window)
+        self.rows: deque = deque(maxlen=max(4 * window, OVERFIT_ROWS))
         self.probes: deque = deque(maxlen=max(window, COLLAPSE_PROBES, SWING_PROBES))
         self.grad_g_max = 0.0
         self.active: dict[str, str] = {}  # condition -> detail
@@ -188,12 +189,13 @@ class HealthMonitor:
                 found["oscillation"] = spikes
         for name, detail in self._probe_conditions().items():
             found.setdefault(name, detail)
-        if self.overfit_from is not None and len(self.rows) >= self.window and step >= max(self.warmup_step, self.overfit_from) \
+        if self.overfit_from is not None and len(self.rows) >= OVERFIT_ROWS and step >= max(self.warmup_step, self.overfit_from) \
                 and not found.keys() & {"d_wins", "mode_collapse"}:
             # D sure of the training images while G is not simply broken: on a small set, memorizing
-            recent = list(self.rows)[-self.window:]
+            recent = list(self.rows)[-OVERFIT_ROWS:]
             rt = [r.get("ada_rt", math.nan) for r in recent]
-            if "ada_p" not in recent[-1] and sum(rt) / len(rt) > OVERFIT_RT:
+            held = "d_overfit" in self.active and sum(rt[-self.window:]) / len(rt[-self.window:]) >= OVERFIT_END
+            if "ada_p" not in recent[-1] and (held or all(v >= OVERFIT_RT for v in rt)):
                 found["d_overfit"] = f"r_t = E[sign D(x_real)] {sum(rt) / len(rt):.2f} with no adaptive augmentation"
         return self._transitions(step, found)
 
