@@ -123,6 +123,19 @@ def convolution_floor(step, reps: int = 7) -> tuple[int, float]:
     return len(calls), total
 
 
+def other_ops(step, steps: int = 3, top: int = 8) -> list[tuple[str, float]]:
+    """The step's heaviest operations that are not convolutions: (name, self CPU-ms per step),
+    from torch.profiler over a few steps: where the time between the step and its floor goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    rows = [(e.key, e.self_cpu_time_total / 1e3 / steps) for e in prof.key_averages()
+            if "convolution" not in e.key and e.key.startswith("aten::")]
+    return sorted(rows, key=lambda r: -r[1])[:top]
+
+
 def worker(side: str, case: str, device: str, threads: int, seed: int, conn) -> None:
     """Builds one side, then runs timed blocks on request: n → (wall s, CPU s); "floor" → the
     step's convolutions timed alone; None → losses."""
@@ -136,7 +149,7 @@ def worker(side: str, case: str, device: str, threads: int, seed: int, conn) -> 
     conn.send("ready")
     while (n := conn.recv()) is not None:
         if n == "floor":
-            conn.send(convolution_floor(step))
+            conn.send((*convolution_floor(step), other_ops(step)))
             continue
         sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
         sync()
@@ -191,11 +204,13 @@ def run_case(case: str, a) -> dict[str, float]:
     ratio, ratio_cpu = med["ganforge"] / med["classic"], med_cpu["ganforge"] / med_cpu["classic"]
     print(f"{case:8} ratio ganforge/classic: {ratio:.2f} (wall), {ratio_cpu:.2f} (per CPU-second)", flush=True)
     if floor:
-        n, secs = floor
+        n, secs, others = floor
         step_s = batch / med_cpu["ganforge"]
         print(f"{case:8} floor: the step's {n} convolutions, each timed alone, take {secs * 1e3:.0f} CPU-ms, "
               f"{secs / step_s:.0%} of ganforge's step ({step_s * 1e3:.0f} ms); a step of nothing else would run "
               f"{batch / secs:.1f} img per CPU-s, {batch / secs / med_cpu['classic']:.2f}x the classic loop", flush=True)
+        print(f"{case:8} the rest, heaviest first (self CPU-ms per step, torch.profiler): "
+              + ", ".join(f"{name.removeprefix('aten::')} {ms:.1f}" for name, ms in others), flush=True)
     print(flush=True)
     return {"wall": ratio, "cpu": ratio_cpu}
 
@@ -210,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads per side (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--floor", action="store_true", help="also time ganforge's step's convolutions alone: the rate a step "
-                                                        "of nothing but them would reach (CPU image cases)")
+                                                        "of nothing but them would reach, and profile the rest (CPU image cases)")
     a = p.parse_args(argv)
     load = os.getloadavg()[0]  # before our own work: anything here is someone else's
     if load > 0.5:
