@@ -28,7 +28,7 @@ PREFIXES = {
     "fc-half": lambda c: c.model.family == "fc" and c.model.d_hidden[0] == 4096,
     "stacked": lambda c: c.model.family == "upsample" and c.model.stage1 != "",
     "fastgan": lambda c: c.model.family == "fastgan",
-    "fastgan-few": lambda c: c.model.family == "fastgan" and c.objective.ada and c.objective.r1_weight > 0,
+    "fastgan-few": lambda c: c.model.family == "fastgan" and c.objective.ada and c.objective.ada_kimg <= 10 and c.train.batch_size <= 16,
 }
 FAMILY_PREFIXES = ("sngan", "sngan-projection", "unpool", "fc", "fc-half", "stacked")
 TOYS = ("ring8", "grid25")
