@@ -21,8 +21,8 @@ fresh real images (``expected_for_fresh_samples``, measured on the held-out set 
 well above that says the generator reproduces training images; look at ``pairs.png``. The plain
 nearest distances are reported beside the ratios.
 
-Outputs (in ``out``): audit.json (the summary), distances.png (the distance distributions,
-thresholds marked), pairs.png (the closest generated/training pairs).
+Outputs (in ``out``): audit.json (the summary), distances.png (the ratios' distributions,
+thresholds marked), pairs.png (the most suspect generated/training pairs, lowest ratios first).
 """
 from __future__ import annotations
 
@@ -160,8 +160,8 @@ def _generate(generator, n: int, seed: int, batch_size: int) -> torch.Tensor:
 
 def _summary_json(m: dict, quantile: float, closest: np.ndarray, train_idx: torch.Tensor, n_heldout: int,
                   heldout_desc: str, protocol: dict) -> dict:
-    """audit.json: the score and its rule, per space the threshold and distance summaries, the
-    closest pairs (training indices in the whole training split) and the protocol."""
+    """audit.json: the score and its rule, per space the threshold and the ratio and distance
+    summaries, the most suspect pairs (training indices in the whole training split) and the protocol."""
     return {
         "rule": (f"a generated sample is flagged when its distance to the nearest training image, over its mean "
                  f"distance to the next {NEIGHBOURS}, is below the {quantile:.0%} quantile of the same ratio for "
